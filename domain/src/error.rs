@@ -1,0 +1,62 @@
+//! The errors of the domain: what went wrong, in terms a caller can act on.
+//!
+//! Adapters translate their infrastructure errors into these cases (a refused
+//! connection becomes `Unavailable`, a lost optimistic update `Conflict`); the
+//! edges map them to HTTP statuses or to ack / retry / dead-letter.
+
+use crate::request::{StatusTypeCode, TransitionError};
+
+/// Why a raw value could not become a validated domain value.
+///
+/// The message reads after the name of the field, as the caller spelled it:
+/// `backupJobId must not be empty`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("is required")]
+    Missing,
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
+    #[error("must not contain control characters")]
+    ControlCharacter,
+    #[error("must be a calendar date in the form YYYY-MM-DD")]
+    InvalidDate,
+    #[error("must be one of {allowed}")]
+    NotOneOf { allowed: &'static str },
+    #[error("must be {expected}")]
+    WrongType { expected: &'static str },
+}
+
+/// The error of every port and use case.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("backup request {0} not found")]
+    NotFound(String),
+    /// The same idempotency key was used before with a different request body.
+    #[error("the idempotency key was already used with a different request")]
+    IdempotencyConflict,
+    /// The request is not in a status the operation can start from.
+    #[error(transparent)]
+    InvalidStatus(#[from] TransitionError),
+    /// The stored status changed between read and write (another worker won).
+    #[error("backup request {id} is no longer {expected}")]
+    Conflict { id: String, expected: StatusTypeCode },
+    /// A dependency (database, broker, external service) cannot be reached or
+    /// answered with a transient failure; trying again later may succeed.
+    #[error("dependency unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl DomainError {
+    pub fn unavailable(error: impl Into<anyhow::Error>) -> Self {
+        Self::Unavailable(error.into())
+    }
+
+    /// Whether retrying the same operation later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Conflict { .. })
+    }
+}

@@ -1,0 +1,22 @@
+//! linebacker's domain: the backup request, its rules, the events it emits,
+//! the ports (traits) its use cases need and the use cases themselves.
+//!
+//! Nothing here performs I/O. Adapters implement the ports; apps wire them.
+
+pub mod error;
+pub mod event;
+pub mod ports;
+pub mod request;
+pub mod trace;
+pub mod usecase;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use error::{DomainError, FieldError};
+pub use event::{DomainEvent, EventType, MessageId};
+pub use trace::TraceParent;
+pub use request::{
+    BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate,
+    PreparedDataPathName, RequesterId, StatusTypeCode, TransitionError, TransportTypeCode,
+};

@@ -1,0 +1,131 @@
+//! Ports: what the use cases need from the outside world. Each adapter
+//! implements them on one technology; the rustdoc of every method states what
+//! every implementation MUST do.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::error::DomainError;
+use crate::event::{DomainEvent, EventType};
+use crate::request::{Backup, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
+
+/// What `BackupRequestRepository::create` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// The request and its events are stored.
+    Created,
+    /// The idempotency key was already used by the same requester: nothing
+    /// was stored; this is the request stored under it.
+    Existing(BackupRequest),
+}
+
+/// Backup requests, stored together with the events their changes emit (the
+/// transactional outbox): a change and its events are stored both or neither.
+#[async_trait]
+pub trait BackupRequestRepository: Send + Sync {
+    /// Stores a new request and `events` in one transaction.
+    ///
+    /// With an idempotency key that the same requester already used, MUST
+    /// store nothing and return `Stored::Existing` with the request stored
+    /// under the key, also when two such calls race. MUST return
+    /// `Unavailable` when the database cannot take the write.
+    async fn create(
+        &self,
+        request: &BackupRequest,
+        idempotency_key: Option<&IdempotencyKey>,
+        events: &[DomainEvent],
+    ) -> Result<Stored, DomainError>;
+
+    /// The request with this id, or `None`.
+    async fn find(&self, id: &BackupRequestId) -> Result<Option<BackupRequest>, DomainError>;
+
+    /// Saves a request changed by one step, and the events the step emits, in
+    /// one transaction. MUST return `NotFound` when the request does not
+    /// exist and `Conflict` (storing nothing) when its stored status is no
+    /// longer `expected`, so that of two racing workers only one step lands.
+    async fn update(
+        &self,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+    ) -> Result<(), DomainError>;
+}
+
+/// Backup records.
+#[async_trait]
+pub trait BackupRepository: Send + Sync {
+    /// The Backup made for this request, or `None` (there is at most one).
+    async fn find_by_request(&self, id: &BackupRequestId) -> Result<Option<Backup>, DomainError>;
+}
+
+/// The work queues of SPEC §4, each fed by one event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkQueue {
+    CheckAllowed,
+    SendToInterface,
+    ReceiveStatus,
+}
+
+impl WorkQueue {
+    pub const ALL: &'static [WorkQueue] =
+        &[Self::CheckAllowed, Self::SendToInterface, Self::ReceiveStatus];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CheckAllowed => "check-allowed",
+            Self::SendToInterface => "send-to-interface",
+            Self::ReceiveStatus => "receive-status",
+        }
+    }
+
+    /// The event whose messages this queue receives.
+    pub fn source(self) -> EventType {
+        match self {
+            Self::CheckAllowed => EventType::BackupRequestReceived,
+            Self::SendToInterface => EventType::BackupRequestAllowed,
+            Self::ReceiveStatus => EventType::StoreStatusReceived,
+        }
+    }
+}
+
+/// A message that reached a consumer but is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message: {0}")]
+pub struct MalformedMessage(pub String);
+
+/// Settles one delivery. Exactly one of these is called, after the work the
+/// message asked for is committed (or known to be impossible).
+#[async_trait]
+pub trait Settle: Send {
+    /// Done: the message will not come back.
+    async fn ack(self: Box<Self>) -> Result<(), DomainError>;
+    /// A transient failure: the message MUST come back later (not at once,
+    /// and without holding up other messages), with its attempt count raised.
+    async fn retry(self: Box<Self>, reason: &str) -> Result<(), DomainError>;
+    /// A permanent failure: the message MUST be parked on the queue's
+    /// dead-letter queue with `reason`, where an operator can replay it.
+    async fn dead_letter(self: Box<Self>, reason: &str) -> Result<(), DomainError>;
+}
+
+/// One message taken from a work queue.
+pub struct Delivery {
+    pub event: Result<DomainEvent, MalformedMessage>,
+    /// 1 on the first delivery, raised by every `retry`.
+    pub attempt: u32,
+    pub settle: Box<dyn Settle>,
+}
+
+pub type Subscription = BoxStream<'static, Result<Delivery, DomainError>>;
+
+/// Publishing and consuming domain events.
+#[async_trait]
+pub trait MessageBus: Send + Sync {
+    /// Publishes `events` as persistent messages routed by their type. MUST
+    /// return `Ok` only once the broker has confirmed every one of them, and
+    /// `Unavailable` (never hang) when it cannot confirm in time.
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), DomainError>;
+
+    /// Consumes `queue` with manual settlement, at most `prefetch`
+    /// deliveries unsettled at a time.
+    async fn subscribe(&self, queue: WorkQueue, prefetch: u16) -> Result<Subscription, DomainError>;
+}

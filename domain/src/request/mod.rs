@@ -1,0 +1,160 @@
+//! The backup request (SPEC §2): its validated fields, its status and the
+//! steps that change it. The only way to change a request's status is through
+//! the methods here, which refuse illegal steps.
+
+mod backup;
+mod fields;
+mod status;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use backup::Backup;
+pub use fields::{
+    BackupJobId, BackupProviderCode, BackupRequestId, DataDate, IdempotencyKey,
+    PreparedDataPathName, RequesterId, TransportTypeCode,
+};
+pub use status::{StatusTypeCode, TransitionError};
+
+/// The current time at the precision the database keeps (microseconds), so a
+/// value read back equals the value written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// What a caller asks for, validated: the input of the create use case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewBackupRequest {
+    pub backup_job_id: BackupJobId,
+    pub data_date: DataDate,
+    pub prepared_data_path_name: PreparedDataPathName,
+    pub transport_type_code: TransportTypeCode,
+    pub requester_id: RequesterId,
+}
+
+/// A backup request as linebacker stores and shows it (JSON field names are
+/// the contract of SPEC §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRequest {
+    pub backup_request_id: BackupRequestId,
+    pub backup_job_id: BackupJobId,
+    pub data_date: DataDate,
+    pub prepared_data_path_name: PreparedDataPathName,
+    status_type_code: StatusTypeCode,
+    pub transport_type_code: TransportTypeCode,
+    pub requester_id: RequesterId,
+    pub backup_provider_code: BackupProviderCode,
+    pub storage_path_name: Option<String>,
+    pub received_timestamp: DateTime<Utc>,
+    pub checked_timestamp: Option<DateTime<Utc>>,
+    pub sent_to_interface_timestamp: Option<DateTime<Utc>>,
+    pub reply_timestamp: Option<DateTime<Utc>>,
+    pub reply_message_text: Option<String>,
+    pub not_allowed_reason: Option<String>,
+}
+
+impl BackupRequest {
+    /// A request just received: status `Received`, a fresh id.
+    pub fn receive(new: NewBackupRequest, at: DateTime<Utc>) -> Self {
+        Self {
+            backup_request_id: BackupRequestId::generate(),
+            backup_job_id: new.backup_job_id,
+            data_date: new.data_date,
+            prepared_data_path_name: new.prepared_data_path_name,
+            status_type_code: StatusTypeCode::Received,
+            transport_type_code: new.transport_type_code,
+            requester_id: new.requester_id,
+            backup_provider_code: BackupProviderCode::None,
+            storage_path_name: None,
+            received_timestamp: at,
+            checked_timestamp: None,
+            sent_to_interface_timestamp: None,
+            reply_timestamp: None,
+            reply_message_text: None,
+            not_allowed_reason: None,
+        }
+    }
+
+    /// Puts a stored status back on a request read from storage. Only
+    /// adapters restoring what they stored call this; use cases change the
+    /// status through the steps below.
+    pub fn with_stored_status(mut self, status: StatusTypeCode) -> Self {
+        self.status_type_code = status;
+        self
+    }
+
+    pub fn status(&self) -> StatusTypeCode {
+        self.status_type_code
+    }
+
+    /// The fields a caller chose, for comparing a repeated request with the
+    /// original one (idempotency keys).
+    pub fn as_new(&self) -> NewBackupRequest {
+        NewBackupRequest {
+            backup_job_id: self.backup_job_id.clone(),
+            data_date: self.data_date,
+            prepared_data_path_name: self.prepared_data_path_name.clone(),
+            transport_type_code: self.transport_type_code,
+            requester_id: self.requester_id.clone(),
+        }
+    }
+
+    fn step(&mut self, next: StatusTypeCode) -> Result<(), TransitionError> {
+        self.status_type_code.check_transition(next)?;
+        self.status_type_code = next;
+        Ok(())
+    }
+
+    /// The backup job allows the request: it takes the job's provider and path.
+    pub fn allow(
+        &mut self,
+        provider: BackupProviderCode,
+        storage_path_name: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.step(StatusTypeCode::Allowed)?;
+        self.backup_provider_code = provider;
+        self.storage_path_name = Some(storage_path_name);
+        self.checked_timestamp = Some(at);
+        Ok(())
+    }
+
+    /// The backup job does not allow the request (terminal).
+    pub fn not_allow(&mut self, reason: String, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.step(StatusTypeCode::NotAllowed)?;
+        self.not_allowed_reason = Some(reason);
+        self.checked_timestamp = Some(at);
+        Ok(())
+    }
+
+    /// The request went to the backup zone interface.
+    pub fn mark_sent(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.step(StatusTypeCode::Sent)?;
+        self.sent_to_interface_timestamp = Some(at);
+        Ok(())
+    }
+
+    /// The interface replied: `Succeeded` or `Failed`.
+    pub fn record_reply(
+        &mut self,
+        result: StatusTypeCode,
+        message_text: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !matches!(result, StatusTypeCode::Succeeded | StatusTypeCode::Failed) {
+            return Err(TransitionError::Illegal {
+                current: self.status_type_code,
+                requested: result,
+            });
+        }
+        self.step(result)?;
+        self.reply_timestamp = Some(at);
+        self.reply_message_text = message_text;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

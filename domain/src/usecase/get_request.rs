@@ -1,0 +1,80 @@
+//! Looking up a backup request and, once it exists, its Backup.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::instrument;
+
+use crate::error::DomainError;
+use crate::ports::{BackupRepository, BackupRequestRepository};
+use crate::request::{Backup, BackupRequest, BackupRequestId};
+
+/// A request as callers see it: every field, and the Backup under `backup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupRequestView {
+    #[serde(flatten)]
+    pub request: BackupRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Backup>,
+}
+
+pub struct GetBackupRequest {
+    requests: Arc<dyn BackupRequestRepository>,
+    backups: Arc<dyn BackupRepository>,
+}
+
+impl GetBackupRequest {
+    pub fn new(requests: Arc<dyn BackupRequestRepository>, backups: Arc<dyn BackupRepository>) -> Self {
+        Self { requests, backups }
+    }
+
+    #[instrument(skip_all, fields(backup_request_id = %id))]
+    pub async fn execute(&self, id: &BackupRequestId) -> Result<BackupRequestView, DomainError> {
+        let request = self
+            .requests
+            .find(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound(id.to_string()))?;
+        let backup = self.backups.find_by_request(id).await?;
+        Ok(BackupRequestView { request, backup })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testing::InMemoryStore;
+    use crate::usecase::{CreateBackupRequest, Created};
+    use crate::request::{BackupJobId, DataDate, NewBackupRequest, PreparedDataPathName, RequesterId, TransportTypeCode};
+
+    #[tokio::test]
+    async fn returns_the_stored_request_without_a_backup_before_one_exists() {
+        let store = Arc::new(InMemoryStore::default());
+        let new = NewBackupRequest {
+            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
+            data_date: DataDate::try_from("2022-05-30").unwrap(),
+            prepared_data_path_name: PreparedDataPathName::try_from("/p").unwrap(),
+            transport_type_code: TransportTypeCode::Http,
+            requester_id: RequesterId::anonymous(),
+        };
+        let Created::New(created) = CreateBackupRequest::new(store.clone()).execute(new, None, None).await.unwrap() else {
+            panic!("expected a new request");
+        };
+        let view = GetBackupRequest::new(store.clone(), store).execute(&created.backup_request_id).await.unwrap();
+        assert_eq!(view.request, created);
+        assert_eq!(view.backup, None);
+        let json = serde_json::to_value(&view).unwrap();
+        assert!(json.get("backup").is_none());
+        assert_eq!(json["backupRequestId"], created.backup_request_id.as_str());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_id_is_not_found() {
+        let store = Arc::new(InMemoryStore::default());
+        let id = BackupRequestId::try_from("nope").unwrap();
+        let error = GetBackupRequest::new(store.clone(), store).execute(&id).await.unwrap_err();
+        assert!(matches!(error, DomainError::NotFound(_)));
+    }
+}
