@@ -1,1 +1,9 @@
-//! placeholder
+//! Process plumbing shared by every linebacker process: typed settings with
+//! one loader, structured logs, and the shutdown signal.
+
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use settings::{ConfigError, Settings};
+pub use shutdown::shutdown_on_signals;

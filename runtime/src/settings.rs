@@ -1,0 +1,361 @@
+//! Configuration (SPEC §7): `config/default.toml`, overridden by
+//! `config/{APP_ENV}.toml`, overridden by `LINEBACKER__SECTION__KEY`
+//! environment variables. Loaded and validated once at start; an invalid
+//! value stops the process with a message that names the key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("invalid configuration: APP_ENV must be dev, test or production, not {0:?}")]
+    AppEnv(String),
+    #[error("configuration directory not found (set LINEBACKER_CONFIG_DIR); looked in {0}")]
+    NoConfigDir(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    Dev,
+    Test,
+    Production,
+}
+
+impl AppEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "dev" => Ok(Self::Dev),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(ConfigError::AppEnv(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Not a key of the files: taken from `APP_ENV` (default `dev`).
+    #[serde(skip_deserializing, default = "default_app_env")]
+    pub app_env: AppEnv,
+    /// Not a key of the files: PM2's `NODE_APP_INSTANCE` (default 0).
+    #[serde(skip_deserializing)]
+    pub instance: u16,
+    pub http: HttpSettings,
+    pub zpages: ZpagesSettings,
+    pub database: DatabaseSettings,
+    pub rabbitmq: RabbitmqSettings,
+    pub bus: BusSettings,
+    pub outbox: OutboxSettings,
+    pub backup_job_service: BackupJobServiceSettings,
+    pub azure_queue: AzureQueueSettings,
+    pub auth: AuthSettings,
+    pub shutdown: ShutdownSettings,
+    pub recovery: RecoverySettings,
+}
+
+fn default_app_env() -> AppEnv {
+    AppEnv::Dev
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit_bytes: usize,
+    /// Seconds a 503 asks callers to wait (`Retry-After`).
+    pub retry_after_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ZpagesSettings {
+    pub base_port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Apply migrations at start (under the migrator's lock).
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RabbitmqSettings {
+    pub url: SecretString,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub prefetch: u16,
+    pub connect_timeout_ms: u64,
+    pub confirm_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    Rabbitmq,
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BusSettings {
+    pub kind: BusKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    /// How many events one relay pass publishes at most.
+    pub batch_size: u32,
+    /// The safety-net poll, for notifications lost while disconnected.
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BackupJobServiceSettings {
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AzureQueueSettings {
+    pub account_uri: String,
+    pub account_name: String,
+    pub account_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthIssuer {
+    pub issuer: String,
+    pub jwks_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub enabled: bool,
+    pub audience: String,
+    pub issuers: Vec<AuthIssuer>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownSettings {
+    /// How long a stopping process may take to finish in-flight work; below
+    /// PM2's `kill_timeout` so that PM2 never has to SIGKILL.
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecoverySettings {
+    /// Re-emit requests left `Received`/`Allowed` when the receiver starts.
+    pub on_start: bool,
+    /// Requests re-emitted per second at most.
+    pub per_second: u32,
+}
+
+impl Settings {
+    /// Loads the settings of this process from the config directory, `APP_ENV`,
+    /// `NODE_APP_INSTANCE` and `LINEBACKER__*` variables.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(&config_dir()?, &env)
+    }
+
+    /// Loads from `dir`, with `env` standing in for the process environment.
+    pub fn load_from(dir: &Path, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let app_env = AppEnv::parse(env.get("APP_ENV").map(String::as_str).unwrap_or("dev"))?;
+        let overrides: HashMap<String, String> = env
+            .iter()
+            .filter(|(key, _)| key.starts_with("LINEBACKER__"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let mut settings: Settings = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")))
+            .add_source(config::File::from(dir.join(format!("{}.toml", app_env.as_str()))).required(false))
+            .add_source(
+                config::Environment::with_prefix("LINEBACKER")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(overrides)),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.app_env = app_env;
+        settings.instance = match env.get("NODE_APP_INSTANCE") {
+            None => 0,
+            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                key: "NODE_APP_INSTANCE",
+                reason: format!("must be a small whole number, not {value:?}"),
+            })?,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+            Err(ConfigError::Invalid { key, reason: reason.into() })
+        }
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return invalid("database.url", "must be a postgres:// URL");
+        }
+        let amqp = self.rabbitmq.url.expose_secret();
+        if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://")) {
+            return invalid("rabbitmq.url", "must be an amqp:// or amqps:// URL");
+        }
+        if self.rabbitmq.exchange.trim().is_empty() {
+            return invalid("rabbitmq.exchange", "must not be empty");
+        }
+        if self.rabbitmq.prefetch == 0 {
+            return invalid("rabbitmq.prefetch", "must be at least 1");
+        }
+        if self.http.body_limit_bytes == 0 {
+            return invalid("http.body_limit_bytes", "must be at least 1");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.outbox.batch_size == 0 {
+            return invalid("outbox.batch_size", "must be at least 1");
+        }
+        if self.outbox.poll_interval_ms == 0 {
+            return invalid("outbox.poll_interval_ms", "must be at least 1");
+        }
+        for (key, url) in [
+            ("backup_job_service.url", &self.backup_job_service.url),
+            ("azure_queue.account_uri", &self.azure_queue.account_uri),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(key, "must be an http:// or https:// URL");
+            }
+        }
+        if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
+            return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
+        }
+        if self.recovery.per_second == 0 {
+            return invalid("recovery.per_second", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// `<process>-<instance>`: how the broker and logs name this process.
+    pub fn process_name(&self, process: &str) -> String {
+        format!("{process}-{}", self.instance)
+    }
+
+    /// The zpages port of a worker: base port + instance.
+    pub fn zpages_port(&self) -> u16 {
+        self.zpages.base_port.saturating_add(self.instance)
+    }
+
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_millis(self.shutdown.deadline_ms)
+    }
+}
+
+/// The config directory: `LINEBACKER_CONFIG_DIR`, else `config/` of the
+/// checkout the binary was built in (found from the binary's own path, so the
+/// current directory does not matter), else the one this crate was built from.
+pub fn config_dir() -> Result<PathBuf, ConfigError> {
+    if let Ok(dir) = std::env::var("LINEBACKER_CONFIG_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        // target/{debug,release}/<bin> or target/debug/deps/<test>
+        candidates.extend(exe.ancestors().skip(1).take(4).map(|dir| dir.join("config")));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config"));
+    candidates
+        .iter()
+        .find(|dir| dir.join("default.toml").is_file())
+        .cloned()
+        .ok_or_else(|| {
+            ConfigError::NoConfigDir(
+                candidates.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::load_from(&config_dir()?, &env)
+    }
+
+    #[test]
+    fn the_defaults_are_the_spec_defaults() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.app_env, AppEnv::Dev);
+        assert_eq!(settings.http.port, 8080);
+        assert_eq!(settings.zpages.base_port, 9100);
+        assert_eq!(settings.database.url.expose_secret(), "postgres://postgres@127.0.0.1:5432/linebacker");
+        assert_eq!(settings.rabbitmq.url.expose_secret(), "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(settings.rabbitmq.exchange, "linebacker");
+        assert_eq!(settings.bus.kind, BusKind::Rabbitmq);
+        assert_eq!(settings.backup_job_service.url, "http://127.0.0.1:8090");
+        assert_eq!(settings.azure_queue.account_uri, "http://127.0.0.1:10001/devstoreaccount1");
+        assert_eq!(settings.azure_queue.account_name, "devstoreaccount1");
+        assert_eq!(settings.http.body_limit_bytes, 64 * 1024);
+        assert!(!settings.auth.enabled, "auth is off in dev");
+    }
+
+    #[test]
+    fn auth_is_on_by_default_in_production() {
+        let error = load(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(error.to_string().contains("auth.issuers"), "{error}");
+    }
+
+    #[test]
+    fn environment_variables_override_the_files() {
+        let settings = load(&[
+            ("LINEBACKER__HTTP__PORT", "18080"),
+            ("LINEBACKER__BUS__KIND", "memory"),
+            ("NODE_APP_INSTANCE", "3"),
+        ])
+        .unwrap();
+        assert_eq!(settings.http.port, 18080);
+        assert_eq!(settings.bus.kind, BusKind::Memory);
+        assert_eq!(settings.instance, 3);
+        assert_eq!(settings.zpages_port(), 9103);
+        assert_eq!(settings.process_name("check-allowed"), "check-allowed-3");
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_key() {
+        let error = load(&[("LINEBACKER__HTTP__PORT", "eighty")]).unwrap_err().to_string();
+        assert!(error.contains("http.port"), "{error}");
+        let error = load(&[("LINEBACKER__DATABASE__URL", "mysql://x")]).unwrap_err().to_string();
+        assert!(error.contains("database.url"), "{error}");
+        let error = load(&[("LINEBACKER__BUS__KIND", "kafka")]).unwrap_err().to_string();
+        assert!(error.contains("bus.kind"), "{error}");
+        let error = load(&[("APP_ENV", "staging")]).unwrap_err().to_string();
+        assert!(error.contains("APP_ENV"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let settings = load(&[("LINEBACKER__AZURE_QUEUE__ACCOUNT_KEY", "s3cr3t")]).unwrap();
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+}
