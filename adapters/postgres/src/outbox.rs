@@ -1,0 +1,173 @@
+//! The transactional outbox (SPEC §4). Use cases write events into `outbox`
+//! in the transaction of their state change; the relay gets them into the
+//! broker: it locks a batch (`FOR UPDATE SKIP LOCKED`, so several relays share
+//! the work without taking the same row), publishes it with publisher
+//! confirms, and deletes the rows only once the broker confirmed them. If the
+//! broker does not confirm, the transaction rolls back and the rows stay for
+//! the next pass: an event can be published again after a crash between
+//! confirm and commit (consumers are idempotent), but never lost.
+//!
+//! The relay never retries tasks; it only moves events into the broker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use linebacker_domain::ports::MessageBus;
+use linebacker_domain::{DomainError, DomainEvent, TraceParent};
+use sqlx::postgres::PgListener;
+use sqlx::{Postgres, Transaction};
+use tokio_util::sync::CancellationToken;
+
+use crate::Database;
+use crate::error::map_sqlx_error;
+
+/// The channel the outbox trigger notifies on commit.
+const CHANNEL: &str = "linebacker_outbox";
+
+/// Writes `events` into the outbox inside the caller's transaction.
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[DomainEvent],
+) -> Result<(), sqlx::Error> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, event_type, backup_request_id, payload, traceparent) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(event.message_id.as_uuid())
+        .bind(event.event_type.name())
+        .bind(event.backup_request_id.as_str())
+        .bind(sqlx::types::Json(event))
+        .bind(event.traceparent.as_ref().map(ToString::to_string))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub struct RelayConfig {
+    pub batch_size: u32,
+    /// The safety-net poll, for notifications missed while disconnected.
+    pub poll_interval: Duration,
+}
+
+pub struct OutboxRelay {
+    database: Database,
+    bus: Arc<dyn MessageBus>,
+    config: RelayConfig,
+}
+
+/// How long the relay waits after a failed pass: doubling up to a cap, so a
+/// broker outage costs a few attempts a minute, not a busy loop.
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+impl OutboxRelay {
+    pub fn new(database: Database, bus: Arc<dyn MessageBus>, config: RelayConfig) -> Self {
+        Self { database, bus, config }
+    }
+
+    /// One pass: publishes up to `batch_size` pending events and deletes the
+    /// confirmed ones. Returns how many it published.
+    pub async fn publish_pending(&self) -> Result<usize, DomainError> {
+        let mut tx = self.database.pool().begin().await.map_err(map_sqlx_error)?;
+        let rows: Vec<(i64, sqlx::types::Json<DomainEvent>, Option<String>)> = sqlx::query_as(
+            "SELECT id, payload, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(i64::from(self.config.batch_size))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (ids, events): (Vec<i64>, Vec<DomainEvent>) = rows
+            .into_iter()
+            .map(|(id, payload, traceparent)| {
+                let mut event = payload.0;
+                event.traceparent = traceparent.as_deref().and_then(TraceParent::parse);
+                (id, event)
+            })
+            .unzip();
+        self.bus.publish(&events).await?;
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        tracing::debug!(count = ids.len(), "outbox events published");
+        Ok(ids.len())
+    }
+
+    /// Publishes until a pass finds less than a full batch.
+    async fn drain(&self) -> Result<(), DomainError> {
+        while self.publish_pending().await? >= self.config.batch_size as usize {}
+        Ok(())
+    }
+
+    /// Publishes pending events whenever some are committed (LISTEN/NOTIFY)
+    /// and at every poll interval, until `shutdown` is cancelled; then makes a
+    /// last pass bounded by `flush_deadline` and returns.
+    pub async fn run(self, shutdown: CancellationToken, flush_deadline: Duration) {
+        let mut listener: Option<PgListener> = None;
+        let mut backoff = BACKOFF_START;
+        while !shutdown.is_cancelled() {
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            let pause = match self.drain().await {
+                Ok(()) => {
+                    backoff = BACKOFF_START;
+                    self.config.poll_interval
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "outbox relay pass failed");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(BACKOFF_CAP);
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+                woke = wait_for_notification(&mut listener) => {
+                    if !woke {
+                        // The connection broke; make a new one next round, after a pause.
+                        listener = None;
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            }
+        }
+        match tokio::time::timeout(flush_deadline, self.drain()).await {
+            Ok(Ok(())) => tracing::info!("outbox flushed"),
+            Ok(Err(error)) => tracing::warn!(error = %error, "outbox not flushed; events stay for the next relay"),
+            Err(_) => tracing::warn!("outbox flush hit the deadline; events stay for the next relay"),
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let connect = async {
+            let mut listener = PgListener::connect_with(self.database.pool()).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(listener)) => Some(listener),
+            Ok(Err(error)) => {
+                tracing::debug!(error = %error, "outbox listener not connected; polling");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// Waits for a notification; `false` when the listener is gone or broke.
+async fn wait_for_notification(listener: &mut Option<PgListener>) -> bool {
+    match listener {
+        Some(listener) => listener.recv().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}

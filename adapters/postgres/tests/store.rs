@@ -1,0 +1,170 @@
+//! PgStore against the real PostgreSQL, a fresh database per test.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, Stored};
+use linebacker_domain::request::{IdempotencyKey, NewBackupRequest, now};
+use linebacker_domain::{
+    BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, DomainError,
+    DomainEvent, EventType, PreparedDataPathName, RequesterId, StatusTypeCode, TraceParent,
+    TransportTypeCode,
+};
+use linebacker_postgres::{Database, PgConfig};
+use linebacker_testkit::fresh_database;
+
+async fn database() -> Database {
+    let db = fresh_database().await.unwrap();
+    let database = Database::connect_lazy(&PgConfig {
+        url: db.url,
+        max_connections: 20,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    database.migrate().await.unwrap();
+    database
+}
+
+fn new_request(job: &str) -> NewBackupRequest {
+    NewBackupRequest {
+        backup_job_id: BackupJobId::try_from(job).unwrap(),
+        data_date: DataDate::try_from("2022-05-30").unwrap(),
+        prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
+        transport_type_code: TransportTypeCode::Http,
+        requester_id: RequesterId::anonymous(),
+    }
+}
+
+fn received(request: &BackupRequest) -> DomainEvent {
+    DomainEvent::about(EventType::BackupRequestReceived, request, Some(&TraceParent::new_root()))
+}
+
+async fn outbox_count(database: &Database) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(database.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn migrations_can_run_again_and_concurrently() {
+    let database = database().await;
+    let (a, b) = tokio::join!(database.migrate(), database.migrate());
+    a.unwrap();
+    b.unwrap();
+}
+
+#[tokio::test]
+async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
+    let database = database().await;
+    let store = database.store();
+    let request = BackupRequest::receive(new_request("job-1"), now());
+    let event = received(&request);
+    assert_eq!(store.create(&request, None, &[event.clone()]).await.unwrap(), Stored::Created);
+
+    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
+    let (payload, traceparent): (serde_json::Value, Option<String>) =
+        sqlx::query_as("SELECT payload, traceparent FROM outbox WHERE message_id = $1")
+            .bind(event.message_id.as_uuid())
+            .fetch_one(database.pool())
+            .await
+            .unwrap();
+    assert_eq!(payload["type"], "BackupRequestReceived");
+    assert_eq!(payload["backupRequestId"], request.backup_request_id.as_str());
+    assert_eq!(traceparent, event.traceparent.map(|t| t.to_string()));
+}
+
+#[tokio::test]
+async fn an_unknown_id_finds_nothing() {
+    let store = database().await.store();
+    let id = BackupRequestId::try_from("missing").unwrap();
+    assert_eq!(store.find(&id).await.unwrap(), None);
+    assert_eq!(store.find_by_request(&id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn racing_creates_with_one_idempotency_key_store_one_request() {
+    let database = database().await;
+    let key = IdempotencyKey::try_from("same-key").unwrap();
+    let attempts = (0..10).map(|_| {
+        let store = database.store();
+        let key = key.clone();
+        tokio::spawn(async move {
+            let request = BackupRequest::receive(new_request("job-1"), now());
+            let event = received(&request);
+            let outcome = store.create(&request, Some(&key), &[event]).await.unwrap();
+            (request.backup_request_id, outcome)
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+
+    let created: Vec<_> = outcomes.iter().filter(|(_, o)| *o == Stored::Created).collect();
+    assert_eq!(created.len(), 1, "exactly one create wins");
+    let winner = &created[0].0;
+    let originals: HashSet<_> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Stored::Existing(original) => Some(original.backup_request_id.clone()),
+            Stored::Created => None,
+        })
+        .collect();
+    assert_eq!(originals, HashSet::from([winner.clone()]), "every repeat sees the winner");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM backup_requests").fetch_one(database.pool()).await.unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(outbox_count(&database).await, 1);
+}
+
+#[tokio::test]
+async fn the_same_key_from_another_requester_is_another_request() {
+    let database = database().await;
+    let store = database.store();
+    let key = IdempotencyKey::try_from("k").unwrap();
+    for requester in ["client-a", "client-b"] {
+        let mut new = new_request("job-1");
+        new.requester_id = RequesterId::try_from(requester.to_owned()).unwrap();
+        let request = BackupRequest::receive(new, now());
+        assert_eq!(store.create(&request, Some(&key), &[received(&request)]).await.unwrap(), Stored::Created);
+    }
+}
+
+#[tokio::test]
+async fn an_update_lands_only_from_the_expected_status() {
+    let database = database().await;
+    let store = database.store();
+    let mut request = BackupRequest::receive(new_request("job-1"), now());
+    store.create(&request, None, &[received(&request)]).await.unwrap();
+
+    request.allow(BackupProviderCode::CloudA, "/store".into(), now()).unwrap();
+    let allowed = DomainEvent::about(EventType::BackupRequestAllowed, &request, None);
+    store.update(&request, StatusTypeCode::Received, &[allowed]).await.unwrap();
+    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
+    assert_eq!(outbox_count(&database).await, 2);
+
+    // A second worker that read `Received` too loses, and writes nothing.
+    let late = DomainEvent::about(EventType::BackupRequestAllowed, &request, None);
+    let error = store.update(&request, StatusTypeCode::Received, &[late]).await.unwrap_err();
+    assert!(matches!(error, DomainError::Conflict { expected: StatusTypeCode::Received, .. }), "{error:?}");
+    assert_eq!(outbox_count(&database).await, 2);
+}
+
+#[tokio::test]
+async fn updating_an_unknown_request_is_not_found() {
+    let store = database().await.store();
+    let request = BackupRequest::receive(new_request("job-1"), now());
+    let error = store.update(&request, StatusTypeCode::Received, &[]).await.unwrap_err();
+    assert!(matches!(error, DomainError::NotFound(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_not_a_crash() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let database = Database::connect_lazy(&PgConfig {
+        url: format!("postgres://postgres@127.0.0.1:{port}/nothing"),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(1),
+    })
+    .unwrap();
+    assert!(!database.is_ready().await);
+    let request = BackupRequest::receive(new_request("job-1"), now());
+    let error = database.store().create(&request, None, &[]).await.unwrap_err();
+    assert!(matches!(error, DomainError::Unavailable(_)), "{error:?}");
+}
