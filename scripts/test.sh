@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# THE test command: readies the machine, clears what earlier runs left on the
+# shared servers, builds every binary (the end-to-end tests start them) and
+# runs the tests. Extra arguments go to `cargo test`:
+#   scripts/test.sh                          # everything
+#   scripts/test.sh -p linebacker-domain     # one crate
+#   scripts/test.sh -- --nocapture           # test binary options
+# The exit code is cargo's.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Test databases (`lb_test_<uuid>`, one per test) older than this many minutes
+# and not in use are dropped; younger ones may belong to a run in progress.
+LEFTOVER_DB_MINUTES=10
+
+drop_leftover_databases() {
+    local names
+    names="$(pg -d postgres -Atc "
+        select datname from pg_database
+        where datname like 'lb\_test\_%'
+          and coalesce((pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification, 'epoch')
+              < now() - interval '$LEFTOVER_DB_MINUTES minutes'")"
+    if [[ -z $names ]]; then
+        return 0
+    fi
+    say "dropping $(wc -l <<<"$names") leftover test databases"
+    # Without FORCE: a database someone is still connected to stays. psql
+    # goes on past such an error, so one connection drops them all.
+    sed 's/.*/drop database if exists "&";/' <<<"$names" |
+        pg -d postgres -v ON_ERROR_STOP=0 2>/dev/null || true
+}
+
+# Test queues are named `watch-<random>` or `t<...>-<random>`. Only those
+# without consumers go; rabbitmqctl has no command to delete exchanges, so
+# test exchanges are left to the tests' own cleanup.
+delete_leftover_queues() {
+    local queues
+    queues="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
+        awk '$2 == 0 && $1 ~ /^(watch|t[a-z0-9]*)-/ { print $1 }')" || return 0
+    if [[ -z $queues ]]; then
+        return 0
+    fi
+    say "deleting $(wc -l <<<"$queues") leftover test queues"
+    local queue
+    while read -r queue; do
+        rabbitmqctl -q delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
+    done <<<"$queues"
+}
+
+# cargo test runs the whole workspace unless the caller picked packages.
+# The end-to-end tests (package linebacker-tests) start the real binaries,
+# so every binary is built first, unless the picked packages leave those
+# tests out: `-p linebacker-domain` does not wait for every app to build.
+picked=
+e2e_picked=
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+    --) break ;;
+    -p | --package)
+        picked=1
+        [[ ${args[i + 1]:-} != linebacker-tests ]] || e2e_picked=1
+        i=$((i + 1))
+        ;;
+    -plinebacker-tests | --package=linebacker-tests) picked=1 e2e_picked=1 ;;
+    -p?* | --package=*) picked=1 ;;
+    esac
+done
+workspace=()
+[[ -n $picked ]] || workspace=(--workspace)
+
+say "setup: checking tools and services"
+bash "$LB_ROOT/scripts/setup.sh"
+use_cargo
+
+say "cleaning up after earlier test runs"
+drop_leftover_databases
+delete_leftover_queues
+
+cd "$LB_ROOT"
+if [[ -z $picked || -n $e2e_picked ]]; then
+    say "building binaries: cargo build --workspace --bins --locked"
+    cargo build --workspace --bins --locked
+fi
+
+tests=(cargo test --locked "${workspace[@]}" "$@")
+say "running tests: ${tests[*]}"
+status=0
+"${tests[@]}" || status=$?
+if ((status == 0)); then
+    say "tests passed"
+else
+    say "tests failed (exit code $status)"
+fi
+exit "$status"
