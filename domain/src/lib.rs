@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod event;
+pub mod external;
 pub mod ports;
 pub mod request;
 pub mod trace;

@@ -2,12 +2,15 @@
 //! implements them on one technology; the rustdoc of every method states what
 //! every implementation MUST do.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
-use crate::request::{Backup, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
+use crate::external::{BackupJob, InterfaceRequest};
+use crate::request::{Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
 
 /// What `BackupRequestRepository::create` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,4 +131,50 @@ pub trait MessageBus: Send + Sync {
     /// Consumes `queue` with manual settlement, at most `prefetch`
     /// deliveries unsettled at a time.
     async fn subscribe(&self, queue: WorkQueue, prefetch: u16) -> Result<Subscription, DomainError>;
+}
+
+/// The backup job service (SPEC §5).
+#[async_trait]
+pub trait BackupJobService: Send + Sync {
+    /// The job with this id. MUST return `Ok(None)` when the service says
+    /// the job does not exist (404), `Unavailable` for timeouts, refused
+    /// connections and 5xx answers, and `Unexpected` for an answer that
+    /// breaks the contract (a malformed 200 body).
+    async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError>;
+}
+
+/// The BZI's request queue (`allowed-backup-requests`).
+#[async_trait]
+pub trait BackupInterface: Send + Sync {
+    /// Puts the request on the interface's queue. MUST return `Ok` only once
+    /// the queue service has stored it, `Unavailable` when it cannot.
+    async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError>;
+}
+
+/// One message taken from the BZI's status queue; invisible to other readers
+/// until its visibility timeout ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxMessage {
+    pub message_id: String,
+    pub pop_receipt: String,
+    /// How often the message was taken, this time included.
+    pub dequeue_count: u32,
+    /// The message text: the status JSON itself.
+    pub text: String,
+}
+
+/// The BZI's status queue (`store-statuses`) and its poison queue.
+#[async_trait]
+pub trait StatusInbox: Send + Sync {
+    /// Takes up to `max` messages, hiding them from other readers for
+    /// `visibility_timeout`. An empty queue is `Ok(vec![])`.
+    async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError>;
+
+    /// Deletes a message taken by `receive`. A message already gone (deleted
+    /// by another reader after its visibility ended) MUST count as deleted.
+    async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError>;
+
+    /// Moves a message to `store-statuses-poison` with `reason`, then
+    /// deletes it: never silently dropped, never retried forever.
+    async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError>;
 }

@@ -3,7 +3,7 @@
 //! the methods here, which refuse illegal steps.
 
 mod backup;
-mod fields;
+pub(crate) mod fields;
 mod status;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -10,7 +10,6 @@
 //! (`Succeeded` / `Failed`) is also legal from `Received` and `Allowed`. A
 //! later successful reply may follow a failed one; nothing follows `Succeeded`.
 
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
