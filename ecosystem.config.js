@@ -1,0 +1,62 @@
+// PM2 process file for linebacker. Build first, then (scripts/run.sh does both):
+//   npx pm2 startOrRestart ecosystem.config.js --env dev
+//   npx pm2 delete ecosystem.config.js        # stop everything
+//
+// Every process is a native binary from `cargo build --release`, run by PM2
+// in fork mode (PM2's cluster mode is for Node programs only). PM2 gives each
+// fork instance its number in NODE_APP_INSTANCE (0, 1, ...); the processes
+// read it to name themselves in logs and health reports and to pick their
+// zpages port (zpages.base_port + instance).
+//
+// Instance counts come from the environment when the file is read, for
+// example LINEBACKER_HTTP_RECEIVER_INSTANCES=2. PM2 does not change the
+// count of a running app on restart: `npx pm2 scale <name> <count>`, or
+// delete and start again.
+
+const path = require("node:path");
+
+const root = __dirname;
+const appEnv = process.env.APP_ENV || "dev";
+// `--env NAME` picks the matching env_NAME block below, which sets APP_ENV.
+const appEnvironments = ["dev", "test", "production"];
+
+// One row per process: its binary in target/release and the variable that
+// sets how many copies run.
+const processes = [
+  { name: "http-receiver", instancesVariable: "LINEBACKER_HTTP_RECEIVER_INSTANCES" },
+];
+
+function instances(variable) {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === "") {
+    return 1;
+  }
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`${variable} must be a whole number of at least 1, not "${raw}"`);
+  }
+  return count;
+}
+
+module.exports = {
+  apps: processes.map(({ name, instancesVariable }) => ({
+    name,
+    script: path.join(root, "target", "release", name),
+    interpreter: "none",
+    exec_mode: "fork",
+    instances: instances(instancesVariable),
+    cwd: root,
+    env: { APP_ENV: appEnv },
+    ...Object.fromEntries(appEnvironments.map((e) => [`env_${e}`, { APP_ENV: e }])),
+    // SIGINT first, SIGKILL after this long. Each process's own shutdown
+    // deadline (shutdown.deadline_ms) is below it, so in-flight work finishes.
+    kill_timeout: 10000,
+    // A process that keeps dying (say, its database is unreachable at start)
+    // is restarted with growing delays instead of in a tight loop.
+    exp_backoff_restart_delay: 500,
+    // One file per instance (PM2 appends the instance number).
+    out_file: path.join(root, ".run", "logs", `${name}.out.log`),
+    error_file: path.join(root, ".run", "logs", `${name}.err.log`),
+    merge_logs: false,
+  })),
+};
