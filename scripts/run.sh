@@ -65,6 +65,6 @@ Read it back with the backupRequestId from the answer (or its Location header):
   curl $base/api/backup-requests/<id>
 
 Processes and logs:  npx pm2 ls   |   npx pm2 logs   (files in .run/logs/)
-Health:              curl $base/api/zpages/healthz
+Readiness:           curl $base/api/zpages/readyz
 Stop:                npx pm2 delete ecosystem.config.js
 EOF
