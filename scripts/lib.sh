@@ -2,6 +2,7 @@
 # Helpers shared by setup.sh, test.sh and run.sh. Source it; it defines
 # functions and a few variables and changes nothing on the machine by itself.
 
+# shellcheck disable=SC2034 # the variables below are for the scripts that source this
 # The repository root, whatever directory the caller runs from.
 LB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Runtime state (service data, logs, pid files); git-ignored.
@@ -83,6 +84,7 @@ pg() {
 
 # The newest PostgreSQL version with a Debian cluster configuration.
 pg_version() {
+    # shellcheck disable=SC2012 # entries are version numbers such as 15
     ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1
 }
 

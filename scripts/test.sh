@@ -27,6 +27,7 @@ drop_leftover_databases() {
     say "dropping $(wc -l <<<"$names") leftover test databases"
     # Without FORCE: a database someone is still connected to stays. psql
     # goes on past such an error, so one connection drops them all.
+    # shellcheck disable=SC2001 # one statement per line of names
     sed 's/.*/drop database if exists "&";/' <<<"$names" |
         pg -d postgres -v ON_ERROR_STOP=0 2>/dev/null || true
 }
