@@ -20,6 +20,14 @@ const appEnv = process.env.APP_ENV || "dev";
 // `--env NAME` picks the matching env_NAME block below, which sets APP_ENV.
 const appEnvironments = ["dev", "test", "production"];
 
+// Settings given in the environment of the PM2 call (LINEBACKER__* overrides,
+// LINEBACKER_CONFIG_DIR, RUST_LOG) are written into every app's env, so a
+// restart picks up changed values: PM2 keeps an app's first environment
+// otherwise. A variable removed from the shell stays until `pm2 delete`.
+const passedThrough = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => key.startsWith("LINEBACKER_") || key === "RUST_LOG"),
+);
+
 // One row per process: its binary in target/release and the variable that
 // sets how many copies run.
 const processes = [
@@ -46,7 +54,7 @@ module.exports = {
     exec_mode: "fork",
     instances: instances(instancesVariable),
     cwd: root,
-    env: { APP_ENV: appEnv },
+    env: { ...passedThrough, APP_ENV: appEnv },
     ...Object.fromEntries(appEnvironments.map((e) => [`env_${e}`, { APP_ENV: e }])),
     // SIGINT first, SIGKILL after this long. Each process's own shutdown
     // deadline (shutdown.deadline_ms) is below it, so in-flight work finishes.
