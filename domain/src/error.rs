@@ -42,6 +42,11 @@ pub enum DomainError {
     /// The stored status changed between read and write (another worker won).
     #[error("backup request {id} is no longer {expected}")]
     Conflict { id: String, expected: StatusTypeCode },
+    /// A message or reply breaks the contract (a `Succeeded` reply without
+    /// its fields, a reply for a request that was never allowed): retrying
+    /// cannot help, an operator has to look.
+    #[error("contract violation: {0}")]
+    Invalid(String),
     /// A dependency (database, broker, external service) cannot be reached or
     /// answered with a transient failure; trying again later may succeed.
     #[error("dependency unavailable: {0:#}")]

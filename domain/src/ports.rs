@@ -59,6 +59,18 @@ pub trait BackupRequestRepository: Send + Sync {
 pub trait BackupRepository: Send + Sync {
     /// The Backup made for this request, or `None` (there is at most one).
     async fn find_by_request(&self, id: &BackupRequestId) -> Result<Option<Backup>, DomainError>;
+
+    /// Stores a new Backup together with the request's step (to `Succeeded`)
+    /// and its events, in one transaction. MUST store nothing and return
+    /// `Conflict` when the request already has a Backup or its stored status
+    /// is no longer `expected`, and `NotFound` when the request is unknown.
+    async fn record_backup(
+        &self,
+        backup: &Backup,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+    ) -> Result<(), DomainError>;
 }
 
 /// The work queues of SPEC §4, each fed by one event type.

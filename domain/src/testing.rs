@@ -4,13 +4,21 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::error::DomainError;
 use crate::event::DomainEvent;
-use crate::ports::{BackupRepository, BackupRequestRepository, Stored};
-use crate::request::{Backup, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
+use crate::external::{BackupJob, InterfaceRequest};
+use crate::ports::{
+    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, InboxMessage,
+    MessageBus, StatusInbox, Stored, Subscription, WorkQueue,
+};
+use crate::request::{
+    Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode,
+};
 
 #[derive(Default)]
 struct State {
@@ -24,13 +32,13 @@ struct State {
 pub struct InMemoryStore {
     state: Mutex<State>,
     /// When set, every call fails as a database outage would.
-    pub down: std::sync::atomic::AtomicBool,
+    pub down: AtomicBool,
 }
 
 impl InMemoryStore {
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, DomainError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(DomainError::unavailable(anyhow::anyhow!("database is down")));
+        if self.down.load(Ordering::SeqCst) {
+            return Err(down_error("database"));
         }
         self.state
             .lock()
@@ -99,5 +107,217 @@ impl BackupRequestRepository for InMemoryStore {
 impl BackupRepository for InMemoryStore {
     async fn find_by_request(&self, id: &BackupRequestId) -> Result<Option<Backup>, DomainError> {
         Ok(self.state()?.backups.get(id).cloned())
+    }
+
+    async fn record_backup(
+        &self,
+        backup: &Backup,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+    ) -> Result<(), DomainError> {
+        let mut state = self.state()?;
+        let id = &request.backup_request_id;
+        let stored = state.requests.get(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
+        if stored.status() != expected || state.backups.contains_key(id) {
+            return Err(DomainError::Conflict { id: id.to_string(), expected });
+        }
+        state.requests.insert(id.clone(), request.clone());
+        state.backups.insert(id.clone(), backup.clone());
+        state.outbox.extend_from_slice(events);
+        Ok(())
+    }
+}
+
+impl InMemoryStore {
+    /// Puts a request in place as it stands, with a Backup if given.
+    pub fn put(&self, request: BackupRequest, backup: Option<Backup>) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(backup) = backup {
+                state.backups.insert(request.backup_request_id.clone(), backup);
+            }
+            state.requests.insert(request.backup_request_id.clone(), request);
+        }
+    }
+
+    pub fn backups(&self) -> Vec<Backup> {
+        self.state.lock().map(|s| s.backups.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn request(&self, id: &BackupRequestId) -> Option<BackupRequest> {
+        self.state.lock().ok().and_then(|s| s.requests.get(id).cloned())
+    }
+}
+
+fn down_error(what: &str) -> DomainError {
+    DomainError::unavailable(anyhow::anyhow!("{what} is down"))
+}
+
+/// A backup job service with a fixed job list.
+#[derive(Default)]
+pub struct FakeJobs {
+    pub jobs: Mutex<HashMap<String, BackupJob>>,
+    pub down: AtomicBool,
+    pub calls: AtomicUsize,
+}
+
+impl FakeJobs {
+    pub fn with(jobs: impl IntoIterator<Item = BackupJob>) -> Self {
+        let fake = Self::default();
+        if let Ok(mut map) = fake.jobs.lock() {
+            map.extend(jobs.into_iter().map(|job| (job.backup_job_id.to_string(), job)));
+        }
+        fake
+    }
+}
+
+#[async_trait]
+impl BackupJobService for FakeJobs {
+    async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(down_error("job service"));
+        }
+        Ok(self.jobs.lock().ok().and_then(|jobs| jobs.get(id.as_str()).cloned()))
+    }
+}
+
+/// A backup zone interface that records what it was sent.
+#[derive(Default)]
+pub struct FakeInterface {
+    pub sent: Mutex<Vec<InterfaceRequest>>,
+    pub down: AtomicBool,
+}
+
+#[async_trait]
+impl BackupInterface for FakeInterface {
+    async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(down_error("interface"));
+        }
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(request.clone());
+        }
+        Ok(())
+    }
+}
+
+/// A status queue with its poison queue.
+#[derive(Default)]
+pub struct FakeInbox {
+    pub messages: Mutex<Vec<InboxMessage>>,
+    pub parked: Mutex<Vec<(InboxMessage, String)>>,
+    pub deleted: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl StatusInbox for FakeInbox {
+    async fn receive(&self, max: u32, _visibility: Duration) -> Result<Vec<InboxMessage>, DomainError> {
+        let messages = self.messages.lock().map_err(|_| down_error("inbox"))?;
+        Ok(messages.iter().take(max as usize).cloned().collect())
+    }
+
+    async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
+        let mut messages = self.messages.lock().map_err(|_| down_error("inbox"))?;
+        messages.retain(|m| m.message_id != message.message_id);
+        if let Ok(mut deleted) = self.deleted.lock() {
+            deleted.push(message.message_id.clone());
+        }
+        Ok(())
+    }
+
+    async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+        if let Ok(mut parked) = self.parked.lock() {
+            parked.push((message.clone(), reason.to_owned()));
+        }
+        self.delete(message).await
+    }
+}
+
+/// A bus that records what was published (confirmed at once) unless down.
+#[derive(Default)]
+pub struct FakeBus {
+    pub published: Mutex<Vec<DomainEvent>>,
+    pub down: AtomicBool,
+}
+
+#[async_trait]
+impl MessageBus for FakeBus {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), DomainError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(down_error("broker"));
+        }
+        if let Ok(mut published) = self.published.lock() {
+            published.extend_from_slice(events);
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, _queue: WorkQueue, _prefetch: u16) -> Result<Subscription, DomainError> {
+        Err(DomainError::Unexpected(anyhow::anyhow!("the fake bus does not deliver")))
+    }
+}
+
+/// Fixtures shared by the use-case tests.
+pub mod fixtures {
+    use chrono::{TimeZone, Utc};
+
+    use crate::event::{DomainEvent, EventType};
+    use crate::external::{API_VERSION, BackupJob, ResultTypeCode, StoreStatus};
+    use crate::request::{
+        BackupJobId, BackupProviderCode, BackupRequest, DataDate, NewBackupRequest, PreparedDataPathName,
+        RequesterId, TransportTypeCode, now,
+    };
+
+    pub fn job(id: &str, is_active: bool) -> BackupJob {
+        BackupJob {
+            backup_job_id: BackupJobId::try_from(id).unwrap(),
+            storage_path_name: format!("/store/{id}"),
+            backup_provider_code: BackupProviderCode::CloudA,
+            days_to_keep: 30,
+            is_active,
+            hold_flag: false,
+        }
+    }
+
+    pub fn received(job_id: &str) -> BackupRequest {
+        BackupRequest::receive(
+            NewBackupRequest {
+                backup_job_id: BackupJobId::try_from(job_id).unwrap(),
+                data_date: DataDate::try_from("2022-05-30").unwrap(),
+                prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
+                transport_type_code: TransportTypeCode::Http,
+                requester_id: RequesterId::anonymous(),
+            },
+            now(),
+        )
+    }
+
+    pub fn event(event_type: EventType, request: &BackupRequest) -> DomainEvent {
+        DomainEvent::about(event_type, request, None)
+    }
+
+    /// A reply; a `Succeeded` one carries every field the rules need.
+    pub fn reply(request: &BackupRequest, result: ResultTypeCode) -> StoreStatus {
+        let at = |minute| Utc.with_ymd_and_hms(2022, 5, 31, 1, minute, 0).single().unwrap();
+        StoreStatus {
+            api_version: API_VERSION.into(),
+            backup_request_id: request.backup_request_id.clone(),
+            result_type_code: result,
+            storage_path_name: Some("/store/copied".into()),
+            backup_byte_count: Some(4096),
+            copy_start_timestamp: Some(at(0)),
+            copy_end_timestamp: Some(at(5)),
+            verify_start_timestamp: Some(at(6)),
+            verify_end_timestamp: Some(at(7)),
+            verified_hash: Some("sha256:abc".into()),
+            message_text: Some(format!("{result}")),
+        }
+    }
+
+    pub fn status_event(request: &BackupRequest, reply: &StoreStatus) -> DomainEvent {
+        let mut event = DomainEvent::about(EventType::StoreStatusReceived, request, None);
+        event.data = serde_json::to_value(reply).unwrap();
+        event
     }
 }

@@ -2,7 +2,7 @@
 //! convert was corrupted outside linebacker: an `Unexpected` error, not a panic.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use linebacker_domain::request::Backup;
+use linebacker_domain::request::{Backup, Retention};
 use linebacker_domain::{
     BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, DomainError,
     FieldError, PreparedDataPathName, RequesterId, StatusTypeCode, TransportTypeCode,
@@ -30,6 +30,8 @@ pub struct RequestRow {
     pub reply_timestamp: Option<DateTime<Utc>>,
     pub reply_message_text: Option<String>,
     pub not_allowed_reason: Option<String>,
+    pub days_to_keep_count: Option<i32>,
+    pub hold_flag: Option<bool>,
 }
 
 impl TryFrom<RequestRow> for BackupRequest {
@@ -61,6 +63,14 @@ impl TryFrom<RequestRow> for BackupRequest {
         request.reply_timestamp = row.reply_timestamp;
         request.reply_message_text = row.reply_message_text;
         request.not_allowed_reason = row.not_allowed_reason;
+        request.retention = match (row.days_to_keep_count, row.hold_flag) {
+            (Some(days), Some(hold_flag)) => Some(Retention {
+                days_to_keep: u32::try_from(days)
+                    .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("stored days_to_keep_count {days} is negative")))?,
+                hold_flag,
+            }),
+            _ => None,
+        };
         Ok(request)
     }
 }
@@ -71,7 +81,7 @@ macro_rules! request_columns {
         "backup_request_id, backup_job_id, data_date, prepared_data_path_name, \
          status_type_code, transport_type_code, requester_id, backup_provider_code, storage_path_name, \
          received_timestamp, checked_timestamp, sent_to_interface_timestamp, reply_timestamp, \
-         reply_message_text, not_allowed_reason"
+         reply_message_text, not_allowed_reason, days_to_keep_count, hold_flag"
     };
 }
 pub(crate) use request_columns;

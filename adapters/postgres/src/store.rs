@@ -31,7 +31,7 @@ async fn insert_request(tx: &mut Transaction<'_, Postgres>, r: &BackupRequest) -
     sqlx::query(concat!(
         "INSERT INTO backup_requests (",
         request_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(r.backup_request_id.as_str())
     .bind(r.backup_job_id.as_str())
@@ -48,9 +48,55 @@ async fn insert_request(tx: &mut Transaction<'_, Postgres>, r: &BackupRequest) -
     .bind(r.reply_timestamp)
     .bind(r.reply_message_text.as_deref())
     .bind(r.not_allowed_reason.as_deref())
+    .bind(r.retention.map(|t| days_column(t.days_to_keep)))
+    .bind(r.retention.map(|t| t.hold_flag))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The stored form of a day count (the column is an `integer`).
+fn days_column(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
+}
+
+/// Applies a request's step, if its stored status is still `expected`.
+async fn update_request(
+    tx: &mut Transaction<'_, Postgres>,
+    request: &BackupRequest,
+    expected: StatusTypeCode,
+) -> Result<(), DomainError> {
+    let updated = sqlx::query(
+        "UPDATE backup_requests SET status_type_code = $3, backup_provider_code = $4, \
+         storage_path_name = $5, checked_timestamp = $6, sent_to_interface_timestamp = $7, \
+         reply_timestamp = $8, reply_message_text = $9, not_allowed_reason = $10, \
+         days_to_keep_count = $11, hold_flag = $12, updated_at = now() \
+         WHERE backup_request_id = $1 AND status_type_code = $2",
+    )
+    .bind(request.backup_request_id.as_str())
+    .bind(expected.as_str())
+    .bind(request.status().as_str())
+    .bind(request.backup_provider_code.as_str())
+    .bind(request.storage_path_name.as_deref())
+    .bind(request.checked_timestamp)
+    .bind(request.sent_to_interface_timestamp)
+    .bind(request.reply_timestamp)
+    .bind(request.reply_message_text.as_deref())
+    .bind(request.not_allowed_reason.as_deref())
+    .bind(request.retention.map(|t| days_column(t.days_to_keep)))
+    .bind(request.retention.map(|t| t.hold_flag))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_sqlx_error)?
+    .rows_affected();
+    if updated == 1 {
+        return Ok(());
+    }
+    let id = request.backup_request_id.to_string();
+    Err(match find_request(&mut **tx, &id).await? {
+        None => DomainError::NotFound(id),
+        Some(_) => DomainError::Conflict { id, expected },
+    })
 }
 
 async fn find_request(
@@ -133,33 +179,7 @@ impl BackupRequestRepository for PgStore {
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
         let mut tx = self.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE backup_requests SET status_type_code = $3, backup_provider_code = $4, \
-             storage_path_name = $5, checked_timestamp = $6, sent_to_interface_timestamp = $7, \
-             reply_timestamp = $8, reply_message_text = $9, not_allowed_reason = $10, updated_at = now() \
-             WHERE backup_request_id = $1 AND status_type_code = $2",
-        )
-        .bind(request.backup_request_id.as_str())
-        .bind(expected.as_str())
-        .bind(request.status().as_str())
-        .bind(request.backup_provider_code.as_str())
-        .bind(request.storage_path_name.as_deref())
-        .bind(request.checked_timestamp)
-        .bind(request.sent_to_interface_timestamp)
-        .bind(request.reply_timestamp)
-        .bind(request.reply_message_text.as_deref())
-        .bind(request.not_allowed_reason.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?
-        .rows_affected();
-        if updated == 0 {
-            let id = request.backup_request_id.to_string();
-            return Err(match find_request(&mut *tx, &id).await? {
-                None => DomainError::NotFound(id),
-                Some(_) => DomainError::Conflict { id, expected },
-            });
-        }
+        update_request(&mut tx, request, expected).await?;
         insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)
     }
@@ -180,5 +200,51 @@ impl BackupRepository for PgStore {
         .map_err(map_sqlx_error)?
         .map(Backup::try_from)
         .transpose()
+    }
+
+    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id))]
+    async fn record_backup(
+        &self,
+        backup: &Backup,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+    ) -> Result<(), DomainError> {
+        let mut tx = self.begin().await?;
+        update_request(&mut tx, request, expected).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO backups (backup_id, backup_request_id, backup_job_id, data_date, \
+             backup_provider_code, days_to_keep_count, hold_flag, storage_path_name, backup_byte_count, \
+             copy_start_timestamp, copy_end_timestamp, verify_start_timestamp, verify_end_timestamp, \
+             verify_hash_text, due_to_delete_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (backup_request_id) DO NOTHING",
+        )
+        .bind(&backup.backup_id)
+        .bind(backup.backup_request_id.as_str())
+        .bind(backup.backup_job_id.as_str())
+        .bind(backup.data_date.date())
+        .bind(backup.backup_provider_code.as_str())
+        .bind(backup.days_to_keep_count)
+        .bind(backup.hold_flag)
+        .bind(&backup.storage_path_name)
+        .bind(backup.backup_byte_count)
+        .bind(backup.copy_start_timestamp)
+        .bind(backup.copy_end_timestamp)
+        .bind(backup.verify_start_timestamp)
+        .bind(backup.verify_end_timestamp)
+        .bind(backup.verify_hash_text.as_deref())
+        .bind(backup.due_to_delete_date)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if inserted == 0 {
+            // Another reply recorded the Backup first: nothing of this one lands.
+            tx.rollback().await.map_err(map_sqlx_error)?;
+            return Err(DomainError::Conflict { id: request.backup_request_id.to_string(), expected });
+        }
+        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)
     }
 }

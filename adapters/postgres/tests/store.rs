@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use linebacker_domain::external::BackupJob;
 use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, Stored};
 use linebacker_domain::request::{IdempotencyKey, NewBackupRequest, now};
 use linebacker_domain::{
@@ -32,6 +33,17 @@ fn new_request(job: &str) -> NewBackupRequest {
         prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
         transport_type_code: TransportTypeCode::Http,
         requester_id: RequesterId::anonymous(),
+    }
+}
+
+fn job() -> BackupJob {
+    BackupJob {
+        backup_job_id: BackupJobId::try_from("job-1").unwrap(),
+        storage_path_name: "/store".into(),
+        backup_provider_code: BackupProviderCode::CloudA,
+        days_to_keep: 30,
+        is_active: true,
+        hold_flag: true,
     }
 }
 
@@ -131,7 +143,7 @@ async fn an_update_lands_only_from_the_expected_status() {
     let mut request = BackupRequest::receive(new_request("job-1"), now());
     store.create(&request, None, &[received(&request)]).await.unwrap();
 
-    request.allow(BackupProviderCode::CloudA, "/store".into(), now()).unwrap();
+    request.allow(&job(), now()).unwrap();
     let allowed = DomainEvent::about(EventType::BackupRequestAllowed, &request, None);
     store.update(&request, StatusTypeCode::Received, &[allowed]).await.unwrap();
     assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
@@ -167,4 +179,50 @@ async fn an_unreachable_database_is_unavailable_not_a_crash() {
     let request = BackupRequest::receive(new_request("job-1"), now());
     let error = database.store().create(&request, None, &[]).await.unwrap_err();
     assert!(matches!(error, DomainError::Unavailable(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_backup_is_recorded_with_its_step_once_and_reads_back_equal() {
+    use linebacker_domain::external::{API_VERSION, ResultTypeCode, StoreStatus};
+    use linebacker_domain::request::Backup;
+
+    let database = database().await;
+    let store = database.store();
+    let mut request = BackupRequest::receive(new_request("job-1"), now());
+    store.create(&request, None, &[received(&request)]).await.unwrap();
+    request.allow(&job(), now()).unwrap();
+    store.update(&request, StatusTypeCode::Received, &[]).await.unwrap();
+    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()), "retention is kept");
+
+    let reply = StoreStatus {
+        api_version: API_VERSION.into(),
+        backup_request_id: request.backup_request_id.clone(),
+        result_type_code: ResultTypeCode::Succeeded,
+        storage_path_name: Some("/store/copied".into()),
+        backup_byte_count: Some(10),
+        copy_start_timestamp: Some(now()),
+        copy_end_timestamp: Some(now()),
+        verify_start_timestamp: None,
+        verify_end_timestamp: None,
+        verified_hash: Some("h".into()),
+        message_text: None,
+    };
+    let backup = Backup::from_reply(&request, request.retention.unwrap(), &reply).unwrap();
+    let mut succeeded = request.clone();
+    succeeded.record_reply(StatusTypeCode::Succeeded, None, now()).unwrap();
+    let event = DomainEvent::about(EventType::BackupRequestSucceeded, &succeeded, None);
+    store.record_backup(&backup, &succeeded, StatusTypeCode::Allowed, &[event]).await.unwrap();
+    assert_eq!(store.find_by_request(&request.backup_request_id).await.unwrap(), Some(backup.clone()));
+    assert_eq!(store.find(&request.backup_request_id).await.unwrap().unwrap().status(), StatusTypeCode::Succeeded);
+
+    // A second Backup for the same request cannot land, whatever status it expects.
+    let second = Backup::from_reply(&request, request.retention.unwrap(), &reply).unwrap();
+    let late = DomainEvent::about(EventType::BackupRequestSucceeded, &succeeded, None);
+    for expected in [StatusTypeCode::Allowed, StatusTypeCode::Succeeded] {
+        let error = store.record_backup(&second, &succeeded, expected, &[late.clone()]).await.unwrap_err();
+        assert!(matches!(error, DomainError::Conflict { .. }), "{error:?}");
+    }
+    let backups: i64 = sqlx::query_scalar("SELECT count(*) FROM backups").fetch_one(database.pool()).await.unwrap();
+    assert_eq!(backups, 1);
+    assert_eq!(outbox_count(&database).await, 2);
 }

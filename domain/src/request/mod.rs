@@ -9,6 +9,8 @@ mod status;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::external::BackupJob;
+
 pub use backup::Backup;
 pub use fields::{
     BackupJobId, BackupProviderCode, BackupRequestId, DataDate, IdempotencyKey,
@@ -53,6 +55,17 @@ pub struct BackupRequest {
     pub reply_timestamp: Option<DateTime<Utc>>,
     pub reply_message_text: Option<String>,
     pub not_allowed_reason: Option<String>,
+    /// The job's retention terms, kept from the check so that the Backup can
+    /// be recorded without asking the job service again. Stored, not shown.
+    #[serde(skip)]
+    pub retention: Option<Retention>,
+}
+
+/// How long a job keeps its backups, as the job said when it allowed a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub days_to_keep: u32,
+    pub hold_flag: bool,
 }
 
 impl BackupRequest {
@@ -74,6 +87,7 @@ impl BackupRequest {
             reply_timestamp: None,
             reply_message_text: None,
             not_allowed_reason: None,
+            retention: None,
         }
     }
 
@@ -107,16 +121,13 @@ impl BackupRequest {
         Ok(())
     }
 
-    /// The backup job allows the request: it takes the job's provider and path.
-    pub fn allow(
-        &mut self,
-        provider: BackupProviderCode,
-        storage_path_name: String,
-        at: DateTime<Utc>,
-    ) -> Result<(), TransitionError> {
+    /// The backup job allows the request: it takes the job's provider, path
+    /// and retention terms.
+    pub fn allow(&mut self, job: &BackupJob, at: DateTime<Utc>) -> Result<(), TransitionError> {
         self.step(StatusTypeCode::Allowed)?;
-        self.backup_provider_code = provider;
-        self.storage_path_name = Some(storage_path_name);
+        self.backup_provider_code = job.backup_provider_code;
+        self.storage_path_name = Some(job.storage_path_name.clone());
+        self.retention = Some(Retention { days_to_keep: job.days_to_keep, hold_flag: job.hold_flag });
         self.checked_timestamp = Some(at);
         Ok(())
     }

@@ -1,6 +1,17 @@
 use super::*;
 use crate::error::FieldError;
 
+fn job(provider: BackupProviderCode, path: &str) -> BackupJob {
+    BackupJob {
+        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
+        storage_path_name: path.into(),
+        backup_provider_code: provider,
+        days_to_keep: 30,
+        is_active: true,
+        hold_flag: true,
+    }
+}
+
 fn new_request() -> NewBackupRequest {
     NewBackupRequest {
         backup_job_id: BackupJobId::try_from("job-17").unwrap(),
@@ -79,11 +90,12 @@ fn a_received_request_has_a_fresh_id_and_only_its_received_timestamp() {
 fn allowing_copies_the_job_settings_and_stamps_the_check() {
     let mut request = BackupRequest::receive(new_request(), now());
     let at = now();
-    request.allow(BackupProviderCode::CloudA, "/store/a".into(), at).unwrap();
+    request.allow(&job(BackupProviderCode::CloudA, "/store/a"), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Allowed);
     assert_eq!(request.backup_provider_code, BackupProviderCode::CloudA);
     assert_eq!(request.storage_path_name.as_deref(), Some("/store/a"));
     assert_eq!(request.checked_timestamp, Some(at));
+    assert_eq!(request.retention, Some(Retention { days_to_keep: 30, hold_flag: true }));
 }
 
 #[test]
@@ -93,7 +105,7 @@ fn a_refused_step_changes_nothing() {
     let before = request.clone();
     assert!(matches!(request.mark_sent(now()), Err(TransitionError::Illegal { .. })));
     assert!(matches!(
-        request.allow(BackupProviderCode::Local, "/x".into(), now()),
+        request.allow(&job(BackupProviderCode::Local, "/x"), now()),
         Err(TransitionError::AlreadyDone { .. })
     ));
     assert_eq!(request, before);

@@ -1,8 +1,57 @@
 //! The use cases: each takes validated input, applies the rules of the
 //! request and stores the outcome through the ports.
 
+mod check_allowed;
 mod create_request;
+mod forward_statuses;
 mod get_request;
+mod receive_status;
+mod send_to_interface;
 
+pub use check_allowed::CheckAllowed;
 pub use create_request::{CreateBackupRequest, Created};
+pub use forward_statuses::{ForwardStatuses, Forwarded};
 pub use get_request::{BackupRequestView, GetBackupRequest};
+pub use receive_status::ReceiveStatus;
+pub use send_to_interface::SendToInterface;
+
+use async_trait::async_trait;
+
+use crate::error::DomainError;
+use crate::event::DomainEvent;
+use crate::request::{BackupRequest, BackupRequestId, StatusTypeCode, TransitionError};
+
+/// What a message handler did with a message it could handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The request took a step (to this status).
+    Applied(StatusTypeCode),
+    /// Nothing to do: a duplicate or stale message (the request is already at
+    /// or past the status this step would set). Acknowledged, no side effect.
+    Skipped(String),
+}
+
+/// A use case driven by the events of one work queue. `Ok` means the message
+/// can be acknowledged; the error says whether to retry or dead-letter.
+#[async_trait]
+pub trait MessageHandler: Send + Sync {
+    async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError>;
+}
+
+/// Loads the request an event is about; an unknown id is `NotFound` (the
+/// consumer edge retries it for a grace period, then dead-letters it).
+async fn load(
+    requests: &dyn crate::ports::BackupRequestRepository,
+    id: &BackupRequestId,
+) -> Result<BackupRequest, DomainError> {
+    requests.find(id).await?.ok_or_else(|| DomainError::NotFound(id.to_string()))
+}
+
+/// Turns a refused step into the handler's answer: a stale step is skipped,
+/// an illegal one is a contract violation.
+fn refused(step: TransitionError) -> Result<Handled, DomainError> {
+    match step {
+        TransitionError::AlreadyDone { .. } => Ok(Handled::Skipped(step.to_string())),
+        TransitionError::Illegal { .. } => Err(DomainError::Invalid(step.to_string())),
+    }
+}

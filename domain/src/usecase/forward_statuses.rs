@@ -1,0 +1,167 @@
+//! interface-listener: takes the interface's status messages, publishes each
+//! as a `StoreStatusReceived` event (confirmed by the broker) and only then
+//! deletes it from the external queue. A message that is not a valid status,
+//! or that keeps failing, is parked on the poison queue with the reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::instrument;
+
+use crate::error::DomainError;
+use crate::event::{DomainEvent, EventType, MessageId};
+use crate::external::StoreStatus;
+use crate::ports::{InboxMessage, MessageBus, StatusInbox};
+use crate::request::now;
+use crate::trace::TraceParent;
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub published: usize,
+    pub parked: usize,
+    /// Left on the queue after a transient failure; they reappear after
+    /// their visibility timeout.
+    pub left: usize,
+}
+
+impl Forwarded {
+    pub fn taken(&self) -> usize {
+        self.published + self.parked + self.left
+    }
+}
+
+pub struct ForwardStatuses {
+    inbox: Arc<dyn StatusInbox>,
+    bus: Arc<dyn MessageBus>,
+    /// A message taken this often without being forwarded is parked.
+    max_dequeue_count: u32,
+}
+
+impl ForwardStatuses {
+    pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_dequeue_count: u32) -> Self {
+        Self { inbox, bus, max_dequeue_count }
+    }
+
+    /// Takes up to `max` messages and forwards or parks each. An error means
+    /// the inbox itself could not be read.
+    pub async fn poll(&self, max: u32, visibility_timeout: Duration) -> Result<Forwarded, DomainError> {
+        let messages = self.inbox.receive(max, visibility_timeout).await?;
+        let mut forwarded = Forwarded::default();
+        for message in messages {
+            match self.forward(&message).await {
+                Ok(true) => forwarded.published += 1,
+                Ok(false) => forwarded.parked += 1,
+                Err(error) => {
+                    tracing::warn!(error = %error, message_id = %message.message_id, "status message left for a later poll");
+                    forwarded.left += 1;
+                }
+            }
+        }
+        Ok(forwarded)
+    }
+
+    /// `Ok(true)` published and deleted, `Ok(false)` parked.
+    #[instrument(skip_all, fields(message_id = %message.message_id))]
+    async fn forward(&self, message: &InboxMessage) -> Result<bool, DomainError> {
+        let status = match StoreStatus::parse(&message.text) {
+            Ok(status) => status,
+            Err(reason) => {
+                self.inbox.park(message, &reason).await?;
+                tracing::warn!(reason = %reason, "unparsable status message parked");
+                return Ok(false);
+            }
+        };
+        if message.dequeue_count > self.max_dequeue_count {
+            let reason = format!("taken {} times without being forwarded", message.dequeue_count);
+            self.inbox.park(message, &reason).await?;
+            tracing::warn!(reason = %reason, "status message parked");
+            return Ok(false);
+        }
+        let event = DomainEvent {
+            message_id: MessageId::generate(),
+            event_type: EventType::StoreStatusReceived,
+            occurred_at: now(),
+            backup_request_id: status.backup_request_id.clone(),
+            data: serde_json::to_value(&status).map_err(|e| DomainError::Unexpected(e.into()))?,
+            traceparent: Some(TraceParent::new_root()),
+        };
+        self.bus.publish(std::slice::from_ref(&event)).await?;
+        self.inbox.delete(message).await?;
+        tracing::info!(backup_request_id = %status.backup_request_id, "store status forwarded");
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::external::ResultTypeCode;
+    use crate::testing::fixtures::{received, reply};
+    use crate::testing::{FakeBus, FakeInbox};
+
+    fn message(id: &str, text: String, dequeue_count: u32) -> InboxMessage {
+        InboxMessage { message_id: id.into(), pop_receipt: "r".into(), dequeue_count, text }
+    }
+
+    fn setup(messages: Vec<InboxMessage>) -> (Arc<FakeInbox>, Arc<FakeBus>, ForwardStatuses) {
+        let inbox = Arc::new(FakeInbox::default());
+        *inbox.messages.lock().unwrap() = messages;
+        let bus = Arc::new(FakeBus::default());
+        (inbox.clone(), bus.clone(), ForwardStatuses::new(inbox, bus, 5))
+    }
+
+    fn valid_text() -> (String, String) {
+        let request = received("job-1");
+        let text = serde_json::to_string(&reply(&request, ResultTypeCode::Succeeded)).unwrap();
+        (request.backup_request_id.to_string(), text)
+    }
+
+    #[tokio::test]
+    async fn a_status_is_published_then_deleted() {
+        let (id, text) = valid_text();
+        let (inbox, bus, forward) = setup(vec![message("m1", text, 1)]);
+        let done = forward.poll(32, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(done, Forwarded { published: 1, parked: 0, left: 0 });
+        let published = bus.published.lock().unwrap().clone();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].event_type, EventType::StoreStatusReceived);
+        assert_eq!(published[0].backup_request_id.as_str(), id);
+        assert_eq!(published[0].data["resultTypeCode"], "Succeeded");
+        assert_eq!(*inbox.deleted.lock().unwrap(), ["m1"]);
+    }
+
+    #[tokio::test]
+    async fn an_unparsable_message_is_parked_with_its_reason_and_not_published() {
+        let (inbox, bus, forward) = setup(vec![message("m1", "{not json".into(), 1)]);
+        let done = forward.poll(32, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(done.parked, 1);
+        let parked = inbox.parked.lock().unwrap().clone();
+        assert_eq!(parked.len(), 1);
+        assert!(parked[0].1.contains("not a store status"), "{}", parked[0].1);
+        assert!(bus.published.lock().unwrap().is_empty());
+        assert!(inbox.messages.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_message_that_keeps_failing_is_parked_after_the_limit() {
+        let (_, text) = valid_text();
+        let (inbox, bus, forward) = setup(vec![message("m1", text, 6)]);
+        assert_eq!(forward.poll(32, Duration::from_secs(30)).await.unwrap().parked, 1);
+        assert!(inbox.parked.lock().unwrap()[0].1.contains("6 times"));
+        assert!(bus.published.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_confirm_the_message_stays_on_the_queue() {
+        let (_, text) = valid_text();
+        let (inbox, bus, forward) = setup(vec![message("m1", text, 1)]);
+        bus.down.store(true, Ordering::SeqCst);
+        assert_eq!(forward.poll(32, Duration::from_secs(30)).await.unwrap().left, 1);
+        assert_eq!(inbox.messages.lock().unwrap().len(), 1);
+        assert!(inbox.deleted.lock().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,111 @@
+//! send-to-interface: puts an allowed request on the backup zone interface's
+//! queue, then records `Sent` with its event.
+//!
+//! The send happens before the commit, so a crash between the two sends the
+//! request again on redelivery: the interface sees a request at least once,
+//! and identifies it by its `backupRequestId`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::instrument;
+
+use super::{Handled, MessageHandler, load, refused};
+use crate::error::DomainError;
+use crate::event::{DomainEvent, EventType};
+use crate::external::InterfaceRequest;
+use crate::ports::{BackupInterface, BackupRequestRepository};
+use crate::request::{StatusTypeCode, now};
+
+pub struct SendToInterface {
+    requests: Arc<dyn BackupRequestRepository>,
+    interface: Arc<dyn BackupInterface>,
+}
+
+impl SendToInterface {
+    pub fn new(requests: Arc<dyn BackupRequestRepository>, interface: Arc<dyn BackupInterface>) -> Self {
+        Self { requests, interface }
+    }
+}
+
+#[async_trait]
+impl MessageHandler for SendToInterface {
+    #[instrument(skip_all, fields(backup_request_id = %event.backup_request_id))]
+    async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError> {
+        let mut request = load(self.requests.as_ref(), &event.backup_request_id).await?;
+        if let Err(stale) = request.status().check_transition(StatusTypeCode::Sent) {
+            return refused(stale);
+        }
+        self.interface.send(&InterfaceRequest::for_request(&request)).await?;
+        if let Err(stale) = request.mark_sent(now()) {
+            return refused(stale);
+        }
+        let next = DomainEvent::about(EventType::BackupRequestSent, &request, event.traceparent.as_ref());
+        self.requests.update(&request, StatusTypeCode::Allowed, &[next]).await?;
+        tracing::info!("backup request sent to the interface");
+        Ok(Handled::Applied(StatusTypeCode::Sent))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::request::now;
+    use crate::testing::fixtures::{event, job, received};
+    use crate::testing::{FakeInterface, InMemoryStore};
+
+    fn allowed() -> crate::request::BackupRequest {
+        let mut request = received("active");
+        request.allow(&job("active", true), now()).unwrap();
+        request
+    }
+
+    fn setup() -> (Arc<InMemoryStore>, Arc<FakeInterface>, SendToInterface) {
+        let store = Arc::new(InMemoryStore::default());
+        let interface = Arc::new(FakeInterface::default());
+        (store.clone(), interface.clone(), SendToInterface::new(store, interface))
+    }
+
+    #[tokio::test]
+    async fn an_allowed_request_is_sent_once_and_marked_sent() {
+        let (store, interface, send) = setup();
+        let request = allowed();
+        store.put(request.clone(), None);
+        let message = event(EventType::BackupRequestAllowed, &request);
+        assert_eq!(send.handle(&message).await.unwrap(), Handled::Applied(StatusTypeCode::Sent));
+        assert!(matches!(send.handle(&message).await.unwrap(), Handled::Skipped(_)));
+
+        let sent = interface.sent.lock().unwrap().clone();
+        assert_eq!(sent, vec![InterfaceRequest::for_request(&request)]);
+        assert_eq!(sent[0].storage_path_name, "/store/active");
+        let stored = store.request(&request.backup_request_id).unwrap();
+        assert_eq!(stored.status(), StatusTypeCode::Sent);
+        assert!(stored.sent_to_interface_timestamp.is_some());
+        assert_eq!(store.outbox().iter().map(|e| e.event_type).collect::<Vec<_>>(), [EventType::BackupRequestSent]);
+    }
+
+    #[tokio::test]
+    async fn an_interface_outage_is_transient_and_records_nothing() {
+        let (store, interface, send) = setup();
+        interface.down.store(true, Ordering::SeqCst);
+        let request = allowed();
+        store.put(request.clone(), None);
+        let error = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap_err();
+        assert!(error.is_transient());
+        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Allowed);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_was_never_allowed_is_a_contract_violation_and_is_not_sent() {
+        let (store, interface, send) = setup();
+        let mut request = received("x");
+        request.not_allow("backup job not found".into(), now()).unwrap();
+        store.put(request.clone(), None);
+        let error = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap_err();
+        assert!(matches!(error, DomainError::Invalid(_)), "{error:?}");
+        assert!(interface.sent.lock().unwrap().is_empty());
+    }
+}
