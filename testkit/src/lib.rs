@@ -3,6 +3,7 @@
 //! parallel against the real PostgreSQL and RabbitMQ without seeing each
 //! other.
 
+mod broker;
 mod proxy;
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::Connection;
 
+pub use broker::BrokerProbe;
 pub use proxy::SwitchableProxy;
 
 /// The PostgreSQL server tests run against (a maintenance database on it).

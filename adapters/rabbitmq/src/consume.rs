@@ -1,0 +1,158 @@
+//! Consuming a work queue: each lapin delivery becomes a domain `Delivery`,
+//! its body parsed into an event at the edge so that no raw payload reaches
+//! a use case.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Consumer};
+use linebacker_domain::ports::{Delivery, MalformedMessage, Subscription, WorkQueue};
+use linebacker_domain::{DomainError, DomainEvent, TraceParent};
+
+use crate::errors::{unavailable, within};
+use crate::link::Shared;
+use crate::publish::{REQUEST_ID_HEADER, TRACEPARENT_HEADER};
+use crate::settle::RabbitSettle;
+
+/// Set by quorum queues on every redelivery: how often the message was
+/// handed out before.
+pub(crate) const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
+
+/// What the subscription stream carries from one delivery to the next.
+struct Consuming {
+    consumer: Consumer,
+    channel: Channel,
+    shared: Arc<Shared>,
+    queue: WorkQueue,
+}
+
+impl Shared {
+    /// A consumer with manual acknowledgements on a channel of its own,
+    /// with at most `prefetch` unsettled deliveries.
+    pub(crate) async fn subscribe(
+        self: &Arc<Self>,
+        queue: WorkQueue,
+        prefetch: u16,
+    ) -> Result<Subscription, DomainError> {
+        let link = self.link().await?;
+        let name = self.topology()?.queue(queue).work.clone();
+        let tag = consumer_tag(&self.settings.connection_name, queue)?;
+        let what = format!("subscribing to {name}");
+        let (channel, consumer) = within(self.settings.connect_timeout, what, async {
+            let channel = link.connection.create_channel().await?;
+            channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+            let consumer = channel
+                .basic_consume(name.clone(), tag, BasicConsumeOptions::default(), FieldTable::default())
+                .await?;
+            Ok::<_, lapin::Error>((channel, consumer))
+        })
+        .await?;
+        tracing::info!(queue = %name, prefetch, "consuming");
+        let consuming = Consuming { consumer, channel, shared: self.clone(), queue };
+        Ok(futures::stream::unfold(Some(consuming), next_delivery).boxed())
+    }
+}
+
+/// The next delivery; once the consumer fails or is cancelled, one
+/// `Unavailable` and the end, so that the caller subscribes again.
+async fn next_delivery(
+    consuming: Option<Consuming>,
+) -> Option<(Result<Delivery, DomainError>, Option<Consuming>)> {
+    let mut consuming = consuming?;
+    match consuming.consumer.next().await {
+        Some(Ok(delivery)) => {
+            let delivery = consuming.delivery(delivery);
+            Some((Ok(delivery), Some(consuming)))
+        }
+        Some(Err(error)) => {
+            let queue = consuming.queue.name();
+            let error = anyhow::Error::new(error).context(format!("consuming {queue} failed"));
+            Some((Err(DomainError::Unavailable(error)), None))
+        }
+        None => {
+            let error = unavailable(format!("the consumer of {} was cancelled", consuming.queue.name()));
+            Some((Err(error), None))
+        }
+    }
+}
+
+impl Consuming {
+    fn delivery(&self, delivery: lapin::message::Delivery) -> Delivery {
+        let lapin::message::Delivery { acker, data, properties, .. } = delivery;
+        let event = decode(self.queue, &data, &properties);
+        let attempt = attempt(&properties);
+        let backup_request_id = match &event {
+            Ok(event) => Some(event.backup_request_id.to_string()),
+            Err(_) => header_text(&properties, REQUEST_ID_HEADER),
+        };
+        let settle = RabbitSettle {
+            acker,
+            _channel: self.channel.clone(),
+            shared: self.shared.clone(),
+            queue: self.queue,
+            attempt,
+            body: data,
+            properties,
+            backup_request_id,
+        };
+        Delivery { event, attempt, settle: Box::new(settle) }
+    }
+}
+
+/// The envelope of SPEC §4, with its trace context from the headers. A
+/// queue only ever receives its source event: any other type is a contract
+/// violation, as malformed as a body that does not parse.
+fn decode(queue: WorkQueue, body: &[u8], properties: &BasicProperties) -> Result<DomainEvent, MalformedMessage> {
+    let mut event: DomainEvent = serde_json::from_slice(body)
+        .map_err(|error| MalformedMessage(format!("the body is not an event envelope: {error}")))?;
+    if event.event_type != queue.source() {
+        return Err(MalformedMessage(format!(
+            "{} takes {} events, not {}",
+            queue.name(),
+            queue.source(),
+            event.event_type
+        )));
+    }
+    event.traceparent = header_text(properties, TRACEPARENT_HEADER).as_deref().and_then(TraceParent::parse);
+    Ok(event)
+}
+
+/// 1 on the first delivery; quorum queues count the deliveries before.
+fn attempt(properties: &BasicProperties) -> u32 {
+    let before = match header(properties, DELIVERY_COUNT_HEADER) {
+        Some(AMQPValue::LongLongInt(n)) => *n,
+        Some(AMQPValue::LongInt(n)) => i64::from(*n),
+        Some(AMQPValue::LongUInt(n)) => i64::from(*n),
+        Some(AMQPValue::ShortInt(n)) => i64::from(*n),
+        Some(AMQPValue::ShortUInt(n)) => i64::from(*n),
+        Some(AMQPValue::ShortShortInt(n)) => i64::from(*n),
+        Some(AMQPValue::ShortShortUInt(n)) => i64::from(*n),
+        _ => 0,
+    };
+    u32::try_from(before.max(0)).unwrap_or(u32::MAX).saturating_add(1)
+}
+
+fn header<'a>(properties: &'a BasicProperties, key: &str) -> Option<&'a AMQPValue> {
+    properties.headers().as_ref()?.inner().get(key)
+}
+
+fn header_text(properties: &BasicProperties, key: &str) -> Option<String> {
+    match header(properties, key)? {
+        AMQPValue::LongString(text) => String::from_utf8(text.as_bytes().to_vec()).ok(),
+        AMQPValue::ShortString(text) => Some(text.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// Names the consumer after the process, for the management UI.
+fn consumer_tag(connection_name: &str, queue: WorkQueue) -> Result<ShortString, DomainError> {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let tag = format!("{connection_name}/{}/{suffix}", queue.name());
+    ShortString::try_new(tag)
+        .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("the RabbitMQ connection name is too long")))
+}
+
+#[cfg(test)]
+mod tests;

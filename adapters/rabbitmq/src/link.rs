@@ -1,0 +1,163 @@
+//! The bus's link to the broker: one connection, opened on first use and
+//! re-opened when found dead (broker restart, network cut), and one channel
+//! in confirm mode that carries every publish. Each new publisher channel
+//! re-declares the topology first, so a broker that lost its definitions
+//! gets them back. lapin's own auto-recovery is not used: reconnecting on
+//! demand, under a deadline, is easier to reason about.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection, ConnectionProperties};
+use linebacker_domain::DomainError;
+
+use crate::errors::{unavailable, within};
+use crate::settings::{RabbitSettings, redacted_url};
+use crate::topology::Topology;
+
+/// How long closing a channel or the connection may take; a dead broker
+/// never answers.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connection and its publisher channel, both live when handed out.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub connection: Arc<Connection>,
+    pub publisher: Channel,
+}
+
+#[derive(Default)]
+struct Current {
+    connection: Option<Arc<Connection>>,
+    publisher: Option<Channel>,
+}
+
+pub(crate) struct Shared {
+    pub settings: RabbitSettings,
+    topology: Result<Topology, String>,
+    current: Mutex<Current>,
+    /// Taken by whoever (re)connects, so that concurrent callers who all
+    /// find the link dead open one connection, not one each.
+    reconnecting: tokio::sync::Mutex<()>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(settings: RabbitSettings) -> Self {
+        Self {
+            topology: Topology::new(&settings),
+            settings,
+            current: Mutex::new(Current::default()),
+            reconnecting: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn topology(&self) -> Result<&Topology, DomainError> {
+        self.topology
+            .as_ref()
+            .map_err(|message| DomainError::Unexpected(anyhow::anyhow!("invalid RabbitMQ settings: {message}")))
+    }
+
+    /// Only replaces handles, never awaits: a poisoned lock is still sound.
+    fn current(&self) -> MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn live_connection(&self) -> Option<Arc<Connection>> {
+        self.current().connection.clone().filter(|c| c.status().connected())
+    }
+
+    fn live_link(&self) -> Option<Link> {
+        let current = self.current();
+        let connection = current.connection.clone().filter(|c| c.status().connected())?;
+        let publisher = current.publisher.clone().filter(|p| p.status().connected())?;
+        Some(Link { connection, publisher })
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        !self.closed.load(Ordering::SeqCst) && self.live_connection().is_some()
+    }
+
+    /// A live link, (re)connecting and re-declaring the topology if needed,
+    /// within `connect_timeout`.
+    pub(crate) async fn link(&self) -> Result<Link, DomainError> {
+        self.check_open()?;
+        if let Some(link) = self.live_link() {
+            return Ok(link);
+        }
+        let topology = self.topology()?;
+        let what = format!("connecting to RabbitMQ at {}", redacted_url(&self.settings.url));
+        within(self.settings.connect_timeout, what, async {
+            let _turn = self.reconnecting.lock().await;
+            self.check_open()?;
+            // Whoever held the turn before may have reconnected already.
+            if let Some(link) = self.live_link() {
+                return Ok(link);
+            }
+            let connection = match self.live_connection() {
+                Some(connection) => connection,
+                None => Arc::new(self.connect().await?),
+            };
+            let publisher = connection.create_channel().await?;
+            topology.declare(&publisher).await?;
+            publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+            let mut current = self.current();
+            current.connection = Some(connection.clone());
+            current.publisher = Some(publisher.clone());
+            Ok::<_, anyhow::Error>(Link { connection, publisher })
+        })
+        .await
+    }
+
+    async fn connect(&self) -> lapin::Result<Connection> {
+        tracing::info!(url = %redacted_url(&self.settings.url), "connecting to RabbitMQ");
+        let properties =
+            ConnectionProperties::default().with_connection_name(self.settings.connection_name.clone().into());
+        Connection::connect(&self.settings.url, properties).await
+    }
+
+    fn check_open(&self) -> Result<(), DomainError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(unavailable("the RabbitMQ bus is closed"));
+        }
+        Ok(())
+    }
+
+    /// Drops a publisher channel that failed (a nack, a timeout, an error)
+    /// so that the next publish starts on a clean one.
+    pub(crate) fn discard_publisher(&self, publisher: &Channel) {
+        {
+            let mut current = self.current();
+            if current.publisher.as_ref() == Some(publisher) {
+                current.publisher = None;
+            }
+        }
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            let closing = publisher.close(200, "reset after a failed publish".into());
+            if let Ok(Err(error)) = tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
+                tracing::debug!(%error, "closing a failed publisher channel");
+            }
+        });
+    }
+
+    /// Closes the connection; the bus refuses every call afterwards.
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let connection = {
+            let mut current = self.current();
+            current.publisher = None;
+            current.connection.take()
+        };
+        let Some(connection) = connection else { return };
+        let closing = connection.close(200, "shutting down".into());
+        match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
+            Ok(Ok(())) => tracing::info!("RabbitMQ connection closed"),
+            Ok(Err(error)) => tracing::debug!(%error, "closing the RabbitMQ connection"),
+            Err(_) => tracing::warn!("closing the RabbitMQ connection timed out"),
+        }
+    }
+}

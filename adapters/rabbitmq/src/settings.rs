@@ -1,0 +1,78 @@
+//! Where the broker is and how long to wait for it.
+
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct RabbitSettings {
+    /// `amqp://user:password@host:port/vhost`. Append `?heartbeat=10` to
+    /// notice a silently dead network within seconds.
+    pub url: String,
+    /// The topic exchange every event is published to.
+    pub exchange: String,
+    /// Put in front of every queue name (`{prefix}check-allowed`), so that
+    /// tests or several systems can share one broker.
+    pub queue_prefix: String,
+    /// The longest a (re)connection, including re-declaring the topology,
+    /// may take before callers are told the broker is unavailable.
+    pub connect_timeout: Duration,
+    /// The longest a batch of publisher confirms may take.
+    pub confirm_timeout: Duration,
+    /// How long a retried message waits before it is handed back to the
+    /// broker, so that a failing message does not spin.
+    pub retry_pause: Duration,
+    /// Shown in the RabbitMQ management UI, e.g. `http-receiver-0`.
+    pub connection_name: String,
+}
+
+impl Default for RabbitSettings {
+    fn default() -> Self {
+        Self {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            exchange: "linebacker".to_owned(),
+            queue_prefix: String::new(),
+            connect_timeout: Duration::from_secs(5),
+            confirm_timeout: Duration::from_secs(10),
+            retry_pause: Duration::from_secs(1),
+            connection_name: "linebacker".to_owned(),
+        }
+    }
+}
+
+/// Debug output ends up in logs: the password stays out of it.
+impl fmt::Debug for RabbitSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RabbitSettings")
+            .field("url", &redacted_url(&self.url))
+            .field("exchange", &self.exchange)
+            .field("queue_prefix", &self.queue_prefix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("retry_pause", &self.retry_pause)
+            .field("connection_name", &self.connection_name)
+            .finish()
+    }
+}
+
+/// The url with its password replaced by `***`, fit for a log line.
+pub(crate) fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
+    let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
+    format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn a_logged_url_shows_the_user_and_host_but_not_the_password() {
+        assert_eq!(
+            redacted_url("amqp://guest:s3cret@rabbit:5672/%2f"),
+            "amqp://guest:***@rabbit:5672/%2f"
+        );
+        assert_eq!(redacted_url("amqp://rabbit:5672/%2f"), "amqp://rabbit:5672/%2f");
+    }
+}

@@ -1,0 +1,74 @@
+//! The topology of SPEC §4 as the broker sees it.
+
+// A test that cannot set up fails at once; a panic is the report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Fixture;
+use linebacker_domain::ports::WorkQueue;
+use linebacker_rabbitmq::RabbitBus;
+use serde_json::Value;
+
+/// `rabbitmqctl list_<what> <columns>` as JSON rows.
+async fn rabbitmqctl(what: &str, columns: &[&str]) -> Vec<Value> {
+    let output = tokio::process::Command::new("rabbitmqctl")
+        .arg(format!("list_{what}"))
+        .args(columns)
+        .args(["--formatter", "json", "--quiet"])
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("rabbitmqctl prints JSON")
+}
+
+fn row<'a>(rows: &'a [Value], key: &str, value: &str) -> &'a Value {
+    rows.iter().find(|r| r[key] == value).unwrap_or_else(|| panic!("no {key} {value} in {rows:#?}"))
+}
+
+/// A queue argument's value; rabbitmqctl lists them as `[name, type, value]`.
+fn argument(queue: &Value, name: &str) -> Value {
+    let arguments = queue["arguments"].as_array().cloned().unwrap_or_default();
+    arguments.into_iter().find(|a| a[0] == name).map_or(Value::Null, |a| a[2].clone())
+}
+
+#[tokio::test]
+async fn declaring_the_topology_twice_makes_quorum_queues_bound_to_their_events() {
+    let fixture = Fixture::new().await;
+    assert!(!fixture.bus.is_connected(), "the bus must not connect before it is used");
+
+    fixture.bus.declare_topology().await.unwrap();
+    fixture.bus.declare_topology().await.unwrap();
+    // Another process starting declares the same topology.
+    let other = RabbitBus::new(fixture.settings.clone());
+    other.declare_topology().await.unwrap();
+    other.close().await;
+    assert!(fixture.bus.is_connected());
+
+    let queues = rabbitmqctl("queues", &["name", "type", "durable", "arguments"]).await;
+    for queue in WorkQueue::ALL {
+        let (work, dead) = (fixture.work_queue(*queue), fixture.dead_queue(*queue));
+        let declared = row(&queues, "name", &work);
+        assert_eq!(declared["type"], "quorum", "{declared}");
+        assert_eq!(declared["durable"], true, "{declared}");
+        assert_eq!(argument(declared, "x-dead-letter-exchange"), "", "{declared}");
+        assert_eq!(argument(declared, "x-dead-letter-routing-key"), dead.as_str(), "{declared}");
+        let declared_dead = row(&queues, "name", &dead);
+        assert_eq!(declared_dead["type"], "quorum", "{declared_dead}");
+        assert_eq!(declared_dead["durable"], true, "{declared_dead}");
+    }
+
+    let bindings = rabbitmqctl("bindings", &["source_name", "destination_name", "routing_key"]).await;
+    let ours: Vec<_> =
+        bindings.into_iter().filter(|b| b["source_name"] == fixture.settings.exchange.as_str()).collect();
+    assert_eq!(ours.len(), WorkQueue::ALL.len(), "{ours:#?}");
+    for queue in WorkQueue::ALL {
+        let binding = row(&ours, "destination_name", &fixture.work_queue(*queue));
+        assert_eq!(binding["routing_key"], queue.source().routing_key());
+    }
+
+    fixture.bus.close().await;
+    assert!(!fixture.bus.is_connected());
+    fixture.cleanup().await;
+}
