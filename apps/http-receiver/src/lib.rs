@@ -1,1 +1,11 @@
-//! placeholder
+//! http-receiver: takes backup requests over HTTP (SPEC §3), stores each one
+//! with its `BackupRequestReceived` event in one transaction, answers 202,
+//! serves status look-ups and the zpages, and relays the outbox to the broker.
+
+mod application;
+mod background;
+pub mod body;
+pub mod error;
+mod routes;
+
+pub use application::Application;

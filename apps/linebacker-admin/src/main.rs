@@ -1,1 +1,65 @@
-fn main() {}
+//! `linebacker-admin`: operator commands. `migrate` applies the database
+//! migrations for operators who prefer not to let processes migrate at start
+//! (`database.migrate_on_start = false`). Dead-letter commands come later.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use linebacker_postgres::{Database, PgConfig};
+use linebacker_runtime::{Settings, telemetry};
+use secrecy::ExposeSecret;
+
+/// Operator commands for linebacker. Settings come from the same files and
+/// `LINEBACKER__*` variables as the processes (APP_ENV, LINEBACKER_CONFIG_DIR).
+#[derive(Debug, Parser)]
+#[command(name = "linebacker-admin", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending database migrations (idempotent; safe beside running processes).
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("linebacker-admin: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init("linebacker-admin", settings.instance);
+    let outcome = match cli.command {
+        Command::Migrate => migrate(&settings).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("linebacker-admin: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let database = Database::connect_lazy(&PgConfig {
+        url: settings.database.url.expose_secret().to_owned(),
+        // One connection is all a migration needs.
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+    })?;
+    database
+        .migrate()
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot apply migrations (is the database at database.url reachable?): {error:#}"))?;
+    database.pool().close().await;
+    println!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The receiver process assembled from its settings: the database pool, the
+//! message bus, the outbox relay, the start-up work and the HTTP server,
+//! with the order in which they stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use linebacker_domain::ports::MessageBus;
+use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
+use linebacker_memory::InMemoryBus;
+use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_runtime::Settings;
+use linebacker_runtime::settings::BusKind;
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::background::retry_until_done;
+use crate::routes::{self, ApiState, Broker};
+
+/// How long closing the connections may take once everything else stopped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The stop deadline split between its phases: HTTP requests in flight first,
+/// then the relay's last pass, then closing connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StopBudget {
+    /// actix counts its graceful-stop timeout in whole seconds.
+    http_secs: u64,
+    relay_flush: Duration,
+}
+
+impl StopBudget {
+    fn split(deadline: Duration) -> Self {
+        let http_secs = (deadline.as_secs() / 2).max(1);
+        let relay_flush = deadline
+            .saturating_sub(Duration::from_secs(http_secs))
+            .saturating_sub(CLOSE_TIMEOUT / 2)
+            .max(Duration::from_millis(200));
+        Self { http_secs, relay_flush }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    stopping: CancellationToken,
+    budget: StopBudget,
+    relay_stop: CancellationToken,
+    relay: JoinHandle<()>,
+    /// Stops the start-up retries (migrations, topology) if they still run.
+    background: CancellationToken,
+    database: Database,
+    rabbit: Option<Arc<RabbitBus>>,
+}
+
+impl Application {
+    /// Builds every part and binds the listener (`http.port = 0` picks a free
+    /// port), but connects to nothing yet: dependencies that are down at start
+    /// are retried in the background while the API answers 503.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let database = Database::connect_lazy(&pg_config(&settings))
+            .map_err(anyhow::Error::from)
+            .context("database.url")?;
+        let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
+            BusKind::Rabbitmq => {
+                let bus = Arc::new(RabbitBus::new(rabbit_settings(&settings)));
+                (bus.clone(), Some(bus))
+            }
+            BusKind::Memory => (Arc::new(InMemoryBus::new()), None),
+        };
+
+        let background = CancellationToken::new();
+        let schema_ready = spawn_migrations(&settings, &database, &background);
+        if let Some(bus) = rabbit.clone() {
+            tokio::spawn(retry_until_done("declaring the broker topology", background.clone(), move || {
+                let bus = bus.clone();
+                async move { bus.declare_topology().await }
+            }));
+        }
+
+        let budget = StopBudget::split(settings.shutdown_deadline());
+        let relay_stop = CancellationToken::new();
+        let relay = OutboxRelay::new(
+            database.clone(),
+            bus,
+            RelayConfig {
+                batch_size: settings.outbox.batch_size,
+                poll_interval: Duration::from_millis(settings.outbox.poll_interval_ms),
+            },
+        );
+        let relay = tokio::spawn(run_relay(relay, schema_ready.clone(), relay_stop.clone(), budget.relay_flush));
+
+        let stopping = CancellationToken::new();
+        let store = Arc::new(database.store());
+        let state = web::Data::new(ApiState {
+            create: CreateBackupRequest::new(store.clone()),
+            get: GetBackupRequest::new(store.clone(), store),
+            database: database.clone(),
+            broker: rabbit.clone().map_or(Broker::InMemory, Broker::Rabbit),
+            schema_ready,
+            stopping: stopping.clone(),
+            retry_after_secs: settings.http.retry_after_secs,
+            body_limit_bytes: settings.http.body_limit_bytes,
+        });
+
+        let address = (settings.http.host.as_str(), settings.http.port);
+        let listener = std::net::TcpListener::bind(address)
+            .with_context(|| format!("binding http.host:http.port = {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(|request, service| {
+                    let (method, path) = (request.method().clone(), request.path().to_owned());
+                    let started = std::time::Instant::now();
+                    let response = service.call(request);
+                    async move {
+                        let response = response.await?;
+                        tracing::info!(
+                            %method, %path,
+                            status = response.status().as_u16(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "http request"
+                        );
+                        Ok(response)
+                    }
+                })
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        // The process's own signal handling (runtime::shutdown_on_signals)
+        // decides when to stop, and in which order.
+        .disable_signals()
+        .shutdown_timeout(budget.http_secs)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "http-receiver listening");
+
+        Ok(Self { port, server, stopping, budget, relay_stop, relay, background, database, rabbit })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops in order: livez turns
+    /// 503 and no new connection is accepted, requests in flight finish, the
+    /// relay publishes what they stored, connections close.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let served = tokio::select! {
+            served = &mut server => Some(served),
+            () = shutdown.cancelled() => None,
+        };
+        tracing::info!("stopping: finishing requests in flight");
+        self.stopping.cancel();
+        let served = match served {
+            Some(served) => served,
+            None => {
+                handle.stop(true).await;
+                server.await
+            }
+        };
+
+        self.relay_stop.cancel();
+        let relay_limit = self.budget.relay_flush + CLOSE_TIMEOUT;
+        if tokio::time::timeout(relay_limit, self.relay).await.is_err() {
+            tracing::warn!("the outbox relay did not finish its last pass in time; the outbox keeps the rest");
+        }
+        self.background.cancel();
+        if let Some(bus) = &self.rabbit {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, bus.close()).await;
+        }
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.database.pool().close()).await;
+        tracing::info!("stopped");
+
+        served.context("the HTTP server task failed")?.context("the HTTP server failed")
+    }
+}
+
+/// Applies migrations in the background when `database.migrate_on_start`;
+/// the receiver tells whether the schema is in place.
+fn spawn_migrations(settings: &Settings, database: &Database, stop: &CancellationToken) -> watch::Receiver<bool> {
+    let migrate = settings.database.migrate_on_start;
+    let (ready, schema_ready) = watch::channel(!migrate);
+    if migrate {
+        let database = database.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if retry_until_done("applying database migrations", stop, || database.migrate()).await {
+                ready.send_replace(true);
+            }
+        });
+    }
+    schema_ready
+}
+
+/// The relay needs the outbox table: it starts once the schema is in place.
+async fn run_relay(
+    relay: OutboxRelay,
+    mut schema_ready: watch::Receiver<bool>,
+    stop: CancellationToken,
+    flush_deadline: Duration,
+) {
+    tokio::select! {
+        ready = schema_ready.wait_for(|ready| *ready) => {
+            if ready.is_err() {
+                return;
+            }
+        }
+        () = stop.cancelled() => return,
+    }
+    relay.run(stop, flush_deadline).await;
+}
+
+fn pg_config(settings: &Settings) -> PgConfig {
+    PgConfig {
+        url: settings.database.url.expose_secret().to_owned(),
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+    }
+}
+
+fn rabbit_settings(settings: &Settings) -> RabbitSettings {
+    RabbitSettings {
+        url: settings.rabbitmq.url.expose_secret().to_owned(),
+        exchange: settings.rabbitmq.exchange.clone(),
+        queue_prefix: settings.rabbitmq.queue_prefix.clone(),
+        connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
+        confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
+        connection_name: settings.process_name("http-receiver"),
+        ..RabbitSettings::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stop_deadline_leaves_time_for_the_relay_and_for_closing() {
+        let budget = StopBudget::split(Duration::from_millis(5000));
+        assert_eq!(budget, StopBudget { http_secs: 2, relay_flush: Duration::from_millis(2500) });
+        let budget = StopBudget::split(Duration::from_millis(8000));
+        assert_eq!(budget, StopBudget { http_secs: 4, relay_flush: Duration::from_millis(3500) });
+        assert!(StopBudget::split(Duration::from_millis(100)).relay_flush >= Duration::from_millis(200));
+    }
+}

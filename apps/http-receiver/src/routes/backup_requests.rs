@@ -1,0 +1,107 @@
+//! `POST /api/backup-requests` and `GET /api/backup-requests/{id}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use futures::StreamExt;
+use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey, RequesterId};
+use linebacker_domain::usecase::Created;
+use linebacker_domain::TraceParent;
+
+use super::ApiState;
+use crate::body::parse_new_request;
+use crate::error::{ApiError, ErrorCode};
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+pub async fn create(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    require_json(&request)?;
+    let idempotency_key = idempotency_key(request.headers())?;
+    let trace = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceParent::parse);
+    let body = read_body(&request, payload, state.body_limit_bytes).await?;
+    // Auth is not wired yet (SPEC §8): every caller is anonymous.
+    let new = parse_new_request(&body, RequesterId::anonymous())?;
+    state.require_schema()?;
+    let created = state
+        .create
+        .execute(new, idempotency_key, trace)
+        .await
+        .map_err(|error| state.domain_error(error))?;
+    Ok(match created {
+        Created::New(stored) => stored_response(StatusCode::ACCEPTED, &stored),
+        Created::Replayed(original) => stored_response(StatusCode::OK, &original),
+    })
+}
+
+pub async fn get(path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    // An id that could never have been assigned names nothing.
+    let id = BackupRequestId::try_from(raw.as_str())
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found")))?;
+    state.require_schema()?;
+    let view = state.get.execute(&id).await.map_err(|error| state.domain_error(error))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn stored_response(status: StatusCode, stored: &BackupRequest) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, format!("/api/backup-requests/{}", stored.backup_request_id)))
+        .json(stored)
+}
+
+fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+    let is_json = matches!(
+        request.mime_type(),
+        Ok(Some(mime)) if mime.type_() == "application"
+            && (mime.subtype() == "json" || mime.suffix().is_some_and(|suffix| suffix == "json"))
+    );
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::UnsupportedMediaType, "the request body must be application/json"))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::new(ErrorCode::BadData, format!("{IDEMPOTENCY_KEY} must be visible ASCII text"))
+    })?;
+    IdempotencyKey::try_from(text)
+        .map(Some)
+        .map_err(|error| ApiError::new(ErrorCode::BadData, format!("{IDEMPOTENCY_KEY} {error}")))
+}
+
+/// Reads the body, refusing it as soon as it is known to exceed `limit`.
+async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body must be at most {limit} bytes"));
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::new(ErrorCode::InvalidJson, format!("the request body could not be read: {error}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

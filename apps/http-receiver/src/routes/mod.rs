@@ -1,0 +1,82 @@
+//! The HTTP routes of the receiver (SPEC §3 and the zpages of §7), and the
+//! state they share.
+
+mod backup_requests;
+mod zpages;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use linebacker_domain::DomainError;
+use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
+use linebacker_postgres::Database;
+use linebacker_rabbitmq::RabbitBus;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The broker as the zpages report it.
+#[derive(Clone)]
+pub enum Broker {
+    Rabbit(Arc<RabbitBus>),
+    /// Dev mode: events stay in this process.
+    InMemory,
+}
+
+/// What every handler can reach.
+pub struct ApiState {
+    pub create: CreateBackupRequest,
+    pub get: GetBackupRequest,
+    pub database: Database,
+    pub broker: Broker,
+    /// True once the migrations are applied; until then the tables may not
+    /// exist and the API answers 503 rather than a confusing 500.
+    pub schema_ready: watch::Receiver<bool>,
+    /// Cancelled when the process starts to stop.
+    pub stopping: CancellationToken,
+    pub retry_after_secs: u32,
+    pub body_limit_bytes: usize,
+}
+
+impl ApiState {
+    fn require_schema(&self) -> Result<(), ApiError> {
+        if *self.schema_ready.borrow() {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable(self.retry_after_secs))
+        }
+    }
+
+    fn domain_error(&self, error: DomainError) -> ApiError {
+        ApiError::from_domain(error, self.retry_after_secs)
+    }
+}
+
+/// Registers every route; anything else is answered in the same JSON shape.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/api/backup-requests")
+                .route(web::post().to(backup_requests::create))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/backup-requests/{backupRequestId}")
+                .route(web::get().to(backup_requests::get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
+        .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)));
+}
+
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(ErrorCode::NotFound, format!("no route for {}", request.path())))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", request.method(), request.path()),
+    ))
+}

@@ -1,0 +1,128 @@
+//! SIGINT (PM2's stop signal) in the middle of a burst, against the real
+//! binary: the process exits 0 within its deadline and no request that was
+//! answered 202 is lost: each is stored, and its event is either published
+//! or still waiting in the outbox.
+
+mod support;
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use linebacker_runtime::settings::config_dir;
+use linebacker_testkit::{WatchQueue, eventually, fresh_database, unique_name};
+use serde_json::Value;
+use support::amqp::{delete_broker_objects, request_ids};
+use support::{WAIT, test_env, valid_body};
+
+const TASKS: usize = 8;
+const PER_TASK: usize = 25;
+/// config/test.toml's shutdown.deadline_ms, plus room for process exit.
+const EXIT_WITHIN: Duration = Duration::from_secs(8);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
+    let database = fresh_database().await.unwrap();
+    let exchange = unique_name("tx");
+    let queue_prefix = format!("{}.", unique_name("tq"));
+    let port = free_port();
+    let watch = WatchQueue::bind(&exchange, &["backup-request.received"]).await.unwrap();
+    let logs = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_http-receiver"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(test_env(&database.url, &exchange, &queue_prefix))
+        .env("LINEBACKER__HTTP__PORT", port.to_string())
+        .env("LINEBACKER_CONFIG_DIR", config_dir().unwrap())
+        .stdout(logs)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    eventually(WAIT, "readyz 200", || async {
+        let response = client.get(format!("{base}/api/zpages/readyz")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await
+    .unwrap();
+
+    let answered = Arc::new(AtomicUsize::new(0));
+    let burst: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (client, base, answered) = (client.clone(), base.clone(), answered.clone());
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                for _ in 0..PER_TASK {
+                    let Ok(response) =
+                        client.post(format!("{base}/api/backup-requests")).json(&valid_body()).send().await
+                    else {
+                        continue; // refused: the receiver has stopped listening
+                    };
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    if response.status() == 202 {
+                        if let Ok(body) = response.json::<Value>().await {
+                            accepted.push(body["backupRequestId"].as_str().unwrap_or_default().to_owned());
+                        }
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    eventually(WAIT, "the burst to be under way", || async {
+        (answered.load(Ordering::SeqCst) >= TASKS * PER_TASK / 4).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let interrupted = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(EXIT_WITHIN, child.wait())
+        .await
+        .expect("the receiver did not exit within its deadline")
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(interrupted.elapsed() < EXIT_WITHIN);
+
+    let mut accepted = Vec::new();
+    for task in burst {
+        accepted.extend(tokio::time::timeout(WAIT, task).await.unwrap().unwrap());
+    }
+    assert!(!accepted.is_empty(), "some requests were accepted before the signal");
+    assert!(accepted.len() < TASKS * PER_TASK, "the signal came in the middle of the burst");
+
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT backup_request_id FROM backup_requests WHERE backup_request_id = ANY($1)")
+            .bind(&accepted)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), accepted.len(), "every 202 is stored");
+    let waiting: HashSet<String> = sqlx::query_scalar("SELECT backup_request_id FROM outbox")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let messages = watch.collect(accepted.len() - waiting.len().min(accepted.len()), WAIT, Duration::from_secs(1)).await.unwrap();
+    let published = request_ids(&messages);
+    let published_set: HashSet<&String> = published.iter().collect();
+    assert_eq!(published_set.len(), published.len(), "no event published twice");
+    let lost: Vec<&String> =
+        accepted.iter().filter(|id| !published_set.contains(id) && !waiting.contains(*id)).collect();
+    assert!(lost.is_empty(), "accepted but neither published nor in the outbox: {lost:?}");
+
+    pool.close().await;
+    watch.delete().await.unwrap();
+    delete_broker_objects(&exchange, &queue_prefix).await;
+}

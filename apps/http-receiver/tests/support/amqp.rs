@@ -1,0 +1,47 @@
+//! Reading what the receiver published, and cleaning up after a test.
+
+use lapin::message::BasicGetMessage;
+use lapin::types::AMQPValue;
+use linebacker_domain::ports::WorkQueue;
+use linebacker_testkit::{amqp_url, delete_exchange};
+
+/// A text header of a message (AMQP strings arrive as short or long strings).
+pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
+    let headers = message.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(value) => Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        AMQPValue::ShortString(value) => Some(value.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+pub fn body(message: &BasicGetMessage) -> serde_json::Value {
+    serde_json::from_slice(&message.delivery.data).unwrap()
+}
+
+/// The `backupRequestId` of each message's envelope.
+pub fn request_ids(messages: &[BasicGetMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|message| body(message)["backupRequestId"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Deletes the work queues the receiver declared and the test's exchange
+/// (best effort: a leftover only costs broker memory).
+pub async fn delete_broker_objects(exchange: &str, queue_prefix: &str) {
+    use lapin::options::QueueDeleteOptions;
+
+    if let Ok(connection) = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await {
+        for queue in WorkQueue::ALL {
+            for name in [format!("{queue_prefix}{}", queue.name()), format!("{queue_prefix}{}.dead", queue.name())] {
+                // A fresh channel each time: deleting a missing queue may close it.
+                if let Ok(channel) = connection.create_channel().await {
+                    let _ = channel.queue_delete(name.as_str().into(), QueueDeleteOptions::default()).await;
+                }
+            }
+        }
+        let _ = connection.close(200, "bye".into()).await;
+    }
+    let _ = delete_exchange(exchange).await;
+}

@@ -1,0 +1,169 @@
+//! A receiver of each test's own: a fresh database, a random exchange and
+//! queue prefix, port 0. Helpers to drive it over HTTP and to look at what it
+//! stored and published.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+pub mod amqp;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use linebacker_http_receiver::Application;
+use linebacker_runtime::Settings;
+use linebacker_runtime::settings::config_dir;
+use linebacker_testkit::{TestDatabase, eventually, fresh_database, unique_name};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Every wait of a test is bounded by this (or a shorter bound of its own).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    /// Connects to the test database directly (not through any proxy).
+    pub pool: PgPool,
+    pub exchange: String,
+    pub queue_prefix: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// What a test changes in the environment the receiver's settings come from.
+#[derive(Default)]
+pub struct Overrides {
+    /// The database, as the receiver reaches it (e.g. through a proxy).
+    /// `{name}` is replaced with the test database's name.
+    pub database_url: Option<String>,
+    pub amqp_url: Option<String>,
+    /// Wait for readyz 200 before returning.
+    pub skip_ready_wait: bool,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Overrides::default()).await
+}
+
+pub async fn spawn_app_with(overrides: Overrides) -> TestApp {
+    linebacker_runtime::telemetry::init_for_tests();
+    let database = fresh_database().await.unwrap();
+    let exchange = unique_name("tx");
+    let queue_prefix = format!("{}.", unique_name("tq"));
+    let database_url = overrides
+        .database_url
+        .map(|url| url.replace("{name}", &database.name))
+        .unwrap_or_else(|| database.url.clone());
+    let mut env = test_env(&database_url, &exchange, &queue_prefix);
+    env.insert("LINEBACKER__HTTP__PORT".into(), "0".into());
+    if let Some(url) = overrides.amqp_url {
+        env.insert("LINEBACKER__RABBITMQ__URL".into(), url);
+    }
+    let settings = Settings::load_from(&config_dir().unwrap(), &env).unwrap();
+
+    let application = Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
+    let pool = PgPool::connect(&database.url).await.unwrap();
+    let app = TestApp {
+        address,
+        client: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
+        database,
+        pool,
+        exchange,
+        queue_prefix,
+        shutdown,
+        task,
+    };
+    if !overrides.skip_ready_wait {
+        app.wait_until_ready().await;
+    }
+    app
+}
+
+/// The environment of a test receiver: the test profile with this test's
+/// database and broker names (also used to start the real binary).
+pub fn test_env(database_url: &str, exchange: &str, queue_prefix: &str) -> HashMap<String, String> {
+    [
+        ("APP_ENV", "test"),
+        ("LINEBACKER__DATABASE__URL", database_url),
+        ("LINEBACKER__DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
+        ("LINEBACKER__RABBITMQ__EXCHANGE", exchange),
+        ("LINEBACKER__RABBITMQ__QUEUE_PREFIX", queue_prefix),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// The body of SPEC §3's example.
+pub fn valid_body() -> Value {
+    json!({
+        "apiVersion": "2022-05-22",
+        "backupJobId": "job-17",
+        "dataDate": "2022-05-30",
+        "backupDataLocation": "/prepared/job-17/2022-05-30",
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, body: &Value) -> reqwest::Response {
+        self.post_raw(body.to_string(), "application/json", &[]).await
+    }
+
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>, content_type: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/backup-requests"))
+            .header("Content-Type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn wait_until_ready(&self) {
+        eventually(WAIT, "readyz 200", || async {
+            let response = self.client.get(self.url("/api/zpages/readyz")).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await
+        .unwrap();
+    }
+
+    pub async fn status_of(&self, id: &str) -> Option<String> {
+        sqlx::query_scalar("SELECT status_type_code FROM backup_requests WHERE backup_request_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Stops the receiver as a signal would, and removes the test's broker
+    /// objects.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task).await.unwrap().unwrap().unwrap();
+        self.pool.close().await;
+        amqp::delete_broker_objects(&self.exchange, &self.queue_prefix).await;
+    }
+}
