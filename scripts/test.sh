@@ -32,21 +32,27 @@ drop_leftover_databases() {
         pg -d postgres -v ON_ERROR_STOP=0 2>/dev/null || true
 }
 
-# Test queues are named `watch-<random>` or `t<...>-<random>`. Only those
-# without consumers go; rabbitmqctl has no command to delete exchanges, so
-# test exchanges are left to the tests' own cleanup.
+# Test queues are named `watch-<random>` or `t<...>-<random>`. A test in
+# progress may hold one without a consumer (watch queues are read with
+# basic.get), so a queue goes only when it was already there, unused, at the
+# previous run of this script: a test owns its queues for seconds, not for
+# the time between two runs. rabbitmqctl cannot delete exchanges; test
+# exchanges are left to the tests' own cleanup.
 delete_leftover_queues() {
-    local queues
-    queues="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
-        awk '$2 == 0 && $1 ~ /^(watch|t[a-z0-9]*)-/ { print $1 }')" || return 0
-    if [[ -z $queues ]]; then
-        return 0
-    fi
-    say "deleting $(wc -l <<<"$queues") leftover test queues"
+    local seen="$LB_RUN_DIR/unused-test-queues" now previous=
+    now="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
+        awk '$2 == 0 && $1 ~ /^(watch|t[a-z0-9]*)-/ { print $1 }' | sort)" || return 0
+    [[ -f $seen ]] && previous="$(sort "$seen")"
+    mkdir -p "$LB_RUN_DIR"
+    printf '%s\n' "$now" >"$seen"
+    local stale
+    stale="$(comm -12 <(printf '%s\n' "$previous") <(printf '%s\n' "$now") | grep -v '^$')" || return 0
+    say "deleting $(wc -l <<<"$stale") leftover test queues"
     local queue
     while read -r queue; do
+        # </dev/null: rabbitmqctl reads stdin and would eat the list.
         rabbitmqctl -q delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
-    done <<<"$queues"
+    done <<<"$stale"
 }
 
 # cargo test runs the whole workspace unless the caller picked packages.
