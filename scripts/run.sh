@@ -4,7 +4,7 @@
 # the receiver is ready and says where to send a request.
 #   scripts/run.sh                        # APP_ENV=dev (no auth)
 #   APP_ENV=production scripts/run.sh
-#   LINEBACKER_HTTP_RECEIVER_INSTANCES=2 scripts/run.sh
+#   LINEBACKER__HTTP__PORT=18080 scripts/run.sh   # any LINEBACKER__* override
 # Stop with: npx pm2 delete ecosystem.config.js
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
