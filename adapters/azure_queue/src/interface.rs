@@ -1,0 +1,117 @@
+//! The BZI's queues as linebacker sees them (SPEC §5): requests go to
+//! `allowed-backup-requests`; statuses come from `store-statuses`, and the
+//! ones that cannot be handled are parked on `store-statuses-poison`.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use linebacker_domain::DomainError;
+use linebacker_domain::external::InterfaceRequest;
+use linebacker_domain::ports::{BackupInterface, InboxMessage, StatusInbox};
+
+use crate::{QueueClient, QueueServiceConfig};
+
+/// The BZI's request queue.
+pub const REQUESTS_QUEUE: &str = "allowed-backup-requests";
+/// The BZI's status queue.
+pub const STATUSES_QUEUE: &str = "store-statuses";
+/// Where status messages that cannot be handled are parked.
+pub const POISON_QUEUE: &str = "store-statuses-poison";
+
+/// Sends allowed requests to the BZI.
+#[derive(Debug, Clone)]
+pub struct AzureBackupInterface {
+    requests: QueueClient,
+}
+
+impl AzureBackupInterface {
+    /// The interface on `requests_queue` (normally [`REQUESTS_QUEUE`]).
+    pub fn new(config: &QueueServiceConfig, requests_queue: &str) -> Result<Self, DomainError> {
+        Ok(Self { requests: QueueClient::new(config, requests_queue)? })
+    }
+
+    pub fn queue(&self) -> &QueueClient {
+        &self.requests
+    }
+}
+
+#[async_trait]
+impl BackupInterface for AzureBackupInterface {
+    #[tracing::instrument(skip_all, fields(backup_request_id = %request.backup_request_id))]
+    async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError> {
+        let text = serde_json::to_string(request)
+            .map_err(|e| DomainError::Unexpected(anyhow!("cannot serialize the interface request: {e}")))?;
+        self.requests.put(&text).await
+    }
+}
+
+/// Receives the BZI's statuses.
+#[derive(Debug, Clone)]
+pub struct AzureStatusInbox {
+    statuses: QueueClient,
+    poison: QueueClient,
+}
+
+impl AzureStatusInbox {
+    /// The inbox on `statuses_queue` parking on `poison_queue` (normally
+    /// [`STATUSES_QUEUE`] and [`POISON_QUEUE`]).
+    pub fn new(config: &QueueServiceConfig, statuses_queue: &str, poison_queue: &str) -> Result<Self, DomainError> {
+        Ok(Self { statuses: QueueClient::new(config, statuses_queue)?, poison: QueueClient::new(config, poison_queue)? })
+    }
+
+    pub fn statuses(&self) -> &QueueClient {
+        &self.statuses
+    }
+
+    pub fn poison(&self) -> &QueueClient {
+        &self.poison
+    }
+
+    /// Creates both queues when missing (a fresh Azurite has none).
+    pub async fn create_queues_if_missing(&self) -> Result<(), DomainError> {
+        self.statuses.create_if_missing().await?;
+        self.poison.create_if_missing().await
+    }
+}
+
+/// What a parked message becomes: the original text, untouched, with why and
+/// when it was parked, so an operator can read it and replay it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Parked<'a> {
+    reason: &'a str,
+    parked_at: chrono::DateTime<chrono::Utc>,
+    message_id: &'a str,
+    dequeue_count: u32,
+    message_text: &'a str,
+}
+
+#[async_trait]
+impl StatusInbox for AzureStatusInbox {
+    async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
+        self.statuses.get(max, visibility_timeout).await
+    }
+
+    async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
+        self.statuses.delete(message).await
+    }
+
+    /// Puts first, deletes second: a failure in between leaves the message
+    /// both parked and in the inbox (seen again, parked again), never lost.
+    #[tracing::instrument(skip_all, fields(message_id = %message.message_id))]
+    async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+        let parked = Parked {
+            reason,
+            parked_at: chrono::Utc::now(),
+            message_id: &message.message_id,
+            dequeue_count: message.dequeue_count,
+            message_text: &message.text,
+        };
+        let text = serde_json::to_string(&parked)
+            .map_err(|e| DomainError::Unexpected(anyhow!("cannot serialize the parked message: {e}")))?;
+        self.poison.put(&text).await?;
+        tracing::warn!(reason, poison_queue = self.poison.name(), "status message parked");
+        self.statuses.delete(message).await
+    }
+}

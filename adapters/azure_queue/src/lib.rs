@@ -1,0 +1,16 @@
+//! Azure Storage Queues, the BZI's side of linebacker (SPEC §5), over the
+//! Queue service's REST API with Shared Key authorization. Works against
+//! Azure and against Azurite.
+//!
+//! [`QueueClient`] speaks to one queue; [`AzureBackupInterface`] and
+//! [`AzureStatusInbox`] implement the domain ports on top of it.
+
+mod auth;
+mod client;
+mod errors;
+mod interface;
+pub mod testing;
+mod xml;
+
+pub use client::{MAX_MESSAGES_PER_GET, QueueClient, QueueServiceConfig};
+pub use interface::{AzureBackupInterface, AzureStatusInbox, POISON_QUEUE, REQUESTS_QUEUE, STATUSES_QUEUE};

@@ -1,0 +1,46 @@
+//! Queues of each test's own on the local Azurite.
+#![allow(dead_code)] // each test file uses a different part of this module
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use linebacker_azure_queue::testing::{require_azurite, unique_queue_name};
+use linebacker_azure_queue::{AzureStatusInbox, QueueClient, QueueServiceConfig};
+
+/// The Azurite account; panics with what to start when Azurite is down.
+pub async fn azurite() -> QueueServiceConfig {
+    require_azurite().await.unwrap_or_else(|reason| panic!("{reason}"))
+}
+
+/// A new, empty queue named `<prefix>-<random>`.
+pub async fn fresh_queue(prefix: &str) -> QueueClient {
+    let client = QueueClient::new(&azurite().await, &unique_queue_name(prefix)).unwrap();
+    client.create_if_missing().await.unwrap();
+    client
+}
+
+/// Gets messages until at least one arrives, or fails after `timeout`.
+pub async fn get_within(queue: &QueueClient, timeout: Duration) -> Vec<linebacker_domain::ports::InboxMessage> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let messages = queue.get(32, Duration::from_secs(30)).await.unwrap();
+        if !messages.is_empty() {
+            return messages;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no message on {} within {timeout:?}", queue.name());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A status inbox on new status and poison queues of its own.
+pub async fn fresh_inbox() -> AzureStatusInbox {
+    let inbox =
+        AzureStatusInbox::new(&azurite().await, &unique_queue_name("statuses"), &unique_queue_name("poison")).unwrap();
+    inbox.create_queues_if_missing().await.unwrap();
+    inbox
+}
+
+pub async fn delete_inbox(inbox: AzureStatusInbox) {
+    inbox.statuses().delete_queue().await.unwrap();
+    inbox.poison().delete_queue().await.unwrap();
+}
