@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lapin::message::BasicGetMessage;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
@@ -42,9 +44,8 @@ impl BrokerProbe {
             .channel
             .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
             .await?;
-        let confirmation = tokio::time::timeout(Duration::from_secs(10), confirm)
-            .await
-            .context("publish confirm timed out")??;
+        let confirmation =
+            tokio::time::timeout(Duration::from_secs(10), confirm).await.context("publish confirm timed out")??;
         anyhow::ensure!(confirmation.is_ack(), "the broker did not ack the raw publish");
         Ok(())
     }

@@ -32,6 +32,19 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
+/// An event about a new request id, with a trace context, as a publisher
+/// would emit it: what bus tests send through.
+pub fn sample_event(event_type: linebacker_domain::EventType) -> linebacker_domain::DomainEvent {
+    linebacker_domain::DomainEvent {
+        message_id: linebacker_domain::MessageId::generate(),
+        event_type,
+        occurred_at: linebacker_domain::request::now(),
+        backup_request_id: linebacker_domain::BackupRequestId::generate(),
+        data: serde_json::json!({ "backupJobId": "job-17", "dataDate": "2022-05-30" }),
+        traceparent: Some(linebacker_domain::TraceParent::new_root()),
+    }
+}
+
 /// An empty database of its own for one test. Test databases are named
 /// `lb_test_*`; the test script drops the ones earlier runs left behind.
 pub struct TestDatabase {

@@ -6,24 +6,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use linebacker_domain::EventType;
 use linebacker_domain::ports::{Delivery, MessageBus, Subscription, WorkQueue};
-use linebacker_domain::request::now;
-use linebacker_domain::{BackupRequestId, DomainEvent, EventType, MessageId, TraceParent};
+use linebacker_testkit::sample_event as event;
 
 use crate::InMemoryBus;
 
 const PAUSE: Duration = Duration::from_secs(5);
-
-fn event(event_type: EventType) -> DomainEvent {
-    DomainEvent {
-        message_id: MessageId::generate(),
-        event_type,
-        occurred_at: now(),
-        backup_request_id: BackupRequestId::generate(),
-        data: serde_json::json!({ "n": 1 }),
-        traceparent: Some(TraceParent::new_root()),
-    }
-}
 
 async fn next(subscription: &mut Subscription) -> Delivery {
     match tokio::time::timeout(Duration::from_secs(60), subscription.next()).await {

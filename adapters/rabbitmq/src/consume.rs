@@ -43,9 +43,8 @@ impl Shared {
         let (channel, consumer) = within(self.settings.connect_timeout, what, async {
             let channel = link.connection.create_channel().await?;
             channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
-            let consumer = channel
-                .basic_consume(name.clone(), tag, BasicConsumeOptions::default(), FieldTable::default())
-                .await?;
+            let consumer =
+                channel.basic_consume(name.clone(), tag, BasicConsumeOptions::default(), FieldTable::default()).await?;
             Ok::<_, lapin::Error>((channel, consumer))
         })
         .await?;
@@ -57,9 +56,7 @@ impl Shared {
 
 /// The next delivery; once the consumer fails or is cancelled, one
 /// `Unavailable` and the end, so that the caller subscribes again.
-async fn next_delivery(
-    consuming: Option<Consuming>,
-) -> Option<(Result<Delivery, DomainError>, Option<Consuming>)> {
+async fn next_delivery(consuming: Option<Consuming>) -> Option<(Result<Delivery, DomainError>, Option<Consuming>)> {
     let mut consuming = consuming?;
     match consuming.consumer.next().await {
         Some(Ok(delivery)) => {

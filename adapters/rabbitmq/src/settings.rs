@@ -69,10 +69,7 @@ mod tests {
 
     #[test]
     fn a_logged_url_shows_the_user_and_host_but_not_the_password() {
-        assert_eq!(
-            redacted_url("amqp://guest:s3cret@rabbit:5672/%2f"),
-            "amqp://guest:***@rabbit:5672/%2f"
-        );
+        assert_eq!(redacted_url("amqp://guest:s3cret@rabbit:5672/%2f"), "amqp://guest:***@rabbit:5672/%2f");
         assert_eq!(redacted_url("amqp://rabbit:5672/%2f"), "amqp://rabbit:5672/%2f");
     }
 }

@@ -34,8 +34,9 @@ pub(crate) struct RabbitSettle {
 
 impl RabbitSettle {
     async fn ack_now(&self) -> Result<(), DomainError> {
-        let acked = within(self.shared.settings.confirm_timeout, "acknowledging", self.acker.ack(BasicAckOptions::default()))
-            .await?;
+        let acked =
+            within(self.shared.settings.confirm_timeout, "acknowledging", self.acker.ack(BasicAckOptions::default()))
+                .await?;
         settled(acked)
     }
 
@@ -77,11 +78,7 @@ impl RabbitSettle {
 /// lapin answers `false` when the delivery can no longer be settled: its
 /// channel closed, and the broker will deliver the message again.
 fn settled(done: bool) -> Result<(), DomainError> {
-    if done {
-        Ok(())
-    } else {
-        Err(unavailable("the delivery's channel is closed; the broker will deliver it again"))
-    }
+    if done { Ok(()) } else { Err(unavailable("the delivery's channel is closed; the broker will deliver it again")) }
 }
 
 #[async_trait]

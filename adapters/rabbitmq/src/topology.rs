@@ -50,22 +50,16 @@ impl Topology {
     /// quorum queue bound to its source event plus its dead-letter queue.
     pub(crate) async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-        channel
-            .exchange_declare(self.exchange.clone(), ExchangeKind::Topic, durable, FieldTable::default())
-            .await?;
+        channel.exchange_declare(self.exchange.clone(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
         for queue in WorkQueue::ALL {
             let names = self.queue(*queue);
-            channel
-                .queue_declare(names.dead.clone(), QueueDeclareOptions::durable(), quorum())
-                .await?;
+            channel.queue_declare(names.dead.clone(), QueueDeclareOptions::durable(), quorum()).await?;
             // What the broker itself dead-letters (e.g. a delivery limit an
             // operator sets by policy) lands on the same queue as ours.
             let mut arguments = quorum();
             arguments.insert("x-dead-letter-exchange".into(), text(""));
             arguments.insert("x-dead-letter-routing-key".into(), text(names.dead.as_str()));
-            channel
-                .queue_declare(names.work.clone(), QueueDeclareOptions::durable(), arguments)
-                .await?;
+            channel.queue_declare(names.work.clone(), QueueDeclareOptions::durable(), arguments).await?;
             channel
                 .queue_bind(
                     names.work.clone(),

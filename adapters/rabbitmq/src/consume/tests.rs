@@ -6,22 +6,11 @@
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
 use linebacker_domain::ports::{MalformedMessage, WorkQueue};
-use linebacker_domain::request::now;
-use linebacker_domain::{BackupRequestId, DomainEvent, EventType, MessageId, TraceParent};
+use linebacker_domain::{DomainEvent, EventType, TraceParent};
+use linebacker_testkit::sample_event as event;
 
 use super::{DELIVERY_COUNT_HEADER, attempt, decode};
 use crate::publish::TRACEPARENT_HEADER;
-
-fn event(event_type: EventType) -> DomainEvent {
-    DomainEvent {
-        message_id: MessageId::generate(),
-        event_type,
-        occurred_at: now(),
-        backup_request_id: BackupRequestId::generate(),
-        data: serde_json::json!({ "backupJobId": "job-17" }),
-        traceparent: None,
-    }
-}
 
 fn with_header(key: &str, value: AMQPValue) -> BasicProperties {
     let mut headers = FieldTable::default();

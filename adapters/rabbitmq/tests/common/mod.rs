@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use linebacker_domain::ports::{Delivery, Subscription, WorkQueue};
-use linebacker_domain::request::now;
-use linebacker_domain::{BackupRequestId, DomainEvent, EventType, MessageId, TraceParent};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{BrokerProbe, amqp_url, delete_exchange, unique_name};
 
@@ -84,17 +82,6 @@ impl Drop for Fixture {
             }
         });
         cleaning.join().ok();
-    }
-}
-
-pub fn event(event_type: EventType) -> DomainEvent {
-    DomainEvent {
-        message_id: MessageId::generate(),
-        event_type,
-        occurred_at: now(),
-        backup_request_id: BackupRequestId::generate(),
-        data: serde_json::json!({ "backupJobId": "job-17", "dataDate": "2022-05-30" }),
-        traceparent: Some(TraceParent::new_root()),
     }
 }
 
