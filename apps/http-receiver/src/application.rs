@@ -99,8 +99,9 @@ impl Application {
         let stopping = CancellationToken::new();
         let store = Arc::new(database.store());
         let state = web::Data::new(ApiState {
-            create: CreateBackupRequest::new(store.clone()),
-            get: GetBackupRequest::new(store.clone(), store),
+            create: Arc::new(CreateBackupRequest::new(store.clone())),
+            get: Arc::new(GetBackupRequest::new(store.clone(), store)),
+            runtime: tokio::runtime::Handle::current(),
             database: database.clone(),
             broker: rabbit.clone().map_or(Broker::InMemory, Broker::Rabbit),
             schema_ready,
@@ -242,6 +243,7 @@ fn rabbit_settings(settings: &Settings) -> RabbitSettings {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

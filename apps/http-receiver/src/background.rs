@@ -46,6 +46,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;

@@ -94,6 +94,8 @@ impl ApiError {
         match error {
             DomainError::NotFound(_) => Self::new(ErrorCode::NotFound, error.to_string()),
             DomainError::IdempotencyConflict => Self::new(ErrorCode::IdempotencyConflict, error.to_string()),
+            // At this edge the only contract is the caller's input.
+            DomainError::Invalid(_) => Self::new(ErrorCode::BadData, error.to_string()),
             DomainError::InvalidStatus(_) | DomainError::Conflict { .. } => {
                 Self::new(ErrorCode::Conflict, error.to_string())
             }
@@ -131,6 +133,7 @@ impl ResponseError for ApiError {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,5 +1,6 @@
 //! `GET /api/backup-requests/{backupRequestId}` and the JSON answers of
 //! routes that do not exist.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The receiver while a dependency is away (SPEC §6): the broker being down
 //! does not stop it taking requests; the database being down makes it answer
 //! 503 with `Retry-After`, and both recover by themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! `POST /api/backup-requests` (SPEC §3) against the real PostgreSQL and
 //! RabbitMQ: what is accepted is stored and published once; what is refused
 //! is answered with its code and leaves no trace.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 mod support;
 

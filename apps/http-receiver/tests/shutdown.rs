@@ -2,6 +2,7 @@
 //! binary: the process exits 0 within its deadline and no request that was
 //! answered 202 is lost: each is stored, and its event is either published
 //! or still waiting in the outbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 mod support;
 
@@ -67,10 +68,10 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
                         continue; // refused: the receiver has stopped listening
                     };
                     answered.fetch_add(1, Ordering::SeqCst);
-                    if response.status() == 202 {
-                        if let Ok(body) = response.json::<Value>().await {
-                            accepted.push(body["backupRequestId"].as_str().unwrap_or_default().to_owned());
-                        }
+                    if response.status() == 202
+                        && let Ok(body) = response.json::<Value>().await
+                    {
+                        accepted.push(body["backupRequestId"].as_str().unwrap_or_default().to_owned());
                     }
                 }
                 accepted
@@ -91,7 +92,7 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
         .expect("the receiver did not exit within its deadline")
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
-    assert!(interrupted.elapsed() < EXIT_WITHIN);
+    let stopped_after = interrupted.elapsed();
 
     let mut accepted = Vec::new();
     for task in burst {
@@ -118,6 +119,13 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
     let published = request_ids(&messages);
     let published_set: HashSet<&String> = published.iter().collect();
     assert_eq!(published_set.len(), published.len(), "no event published twice");
+    eprintln!(
+        "{} accepted, {} published, {} still in the outbox, stopped {:?} after SIGINT",
+        accepted.len(),
+        published.len(),
+        waiting.len(),
+        stopped_after
+    );
     let lost: Vec<&String> =
         accepted.iter().filter(|id| !published_set.contains(id) && !waiting.contains(*id)).collect();
     assert!(lost.is_empty(), "accepted but neither published nor in the outbox: {lost:?}");

@@ -1,4 +1,5 @@
 //! `linebacker-admin migrate` against the real PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -30,10 +30,10 @@ pub async fn create(
     // Auth is not wired yet (SPEC §8): every caller is anonymous.
     let new = parse_new_request(&body, RequesterId::anonymous())?;
     state.require_schema()?;
+    let create = state.create.clone();
     let created = state
-        .create
-        .execute(new, idempotency_key, trace)
-        .await
+        .on_main_runtime(async move { create.execute(new, idempotency_key, trace).await })
+        .await?
         .map_err(|error| state.domain_error(error))?;
     Ok(match created {
         Created::New(stored) => stored_response(StatusCode::ACCEPTED, &stored),
@@ -47,7 +47,11 @@ pub async fn get(path: web::Path<String>, state: web::Data<ApiState>) -> Result<
     let id = BackupRequestId::try_from(raw.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found")))?;
     state.require_schema()?;
-    let view = state.get.execute(&id).await.map_err(|error| state.domain_error(error))?;
+    let get = state.get.clone();
+    let view = state
+        .on_main_runtime(async move { get.execute(&id).await })
+        .await?
+        .map_err(|error| state.domain_error(error))?;
     Ok(HttpResponse::Ok().json(view))
 }
 

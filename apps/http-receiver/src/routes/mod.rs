@@ -4,6 +4,7 @@
 mod backup_requests;
 mod zpages;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -26,8 +27,11 @@ pub enum Broker {
 
 /// What every handler can reach.
 pub struct ApiState {
-    pub create: CreateBackupRequest,
-    pub get: GetBackupRequest,
+    pub create: Arc<CreateBackupRequest>,
+    pub get: Arc<GetBackupRequest>,
+    /// The process's main runtime, where all database work runs (see
+    /// `on_main_runtime`).
+    pub runtime: tokio::runtime::Handle,
     pub database: Database,
     pub broker: Broker,
     /// True once the migrations are applied; until then the tables may not
@@ -50,6 +54,21 @@ impl ApiState {
 
     fn domain_error(&self, error: DomainError) -> ApiError {
         ApiError::from_domain(error, self.retry_after_secs)
+    }
+
+    /// Runs `work` on the main runtime rather than on the actix worker's own.
+    /// A pooled connection belongs to the runtime that opened it; opened on
+    /// a worker, it would break when the workers stop, just when the relay
+    /// needs the pool for its last pass. Running there also lets a started
+    /// write finish even if the caller goes away.
+    async fn on_main_runtime<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.runtime.spawn(work).await.map_err(|error| {
+            tracing::error!(error = %error, "answering 500: a request's task failed");
+            ApiError::new(ErrorCode::Internal, "internal error")
+        })
     }
 }
 

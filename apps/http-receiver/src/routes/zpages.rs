@@ -20,7 +20,9 @@ pub async fn livez(state: web::Data<ApiState>) -> HttpResponse {
 /// schema is in place. The broker is reported but does not gate readiness:
 /// the outbox keeps events until it is back.
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
-    let database = match (state.database.is_ready().await, *state.schema_ready.borrow()) {
+    let database = state.database.clone();
+    let database_up = state.on_main_runtime(async move { database.is_ready().await }).await.unwrap_or(false);
+    let database = match (database_up, *state.schema_ready.borrow()) {
         (false, _) => "down",
         (true, false) => "migrating",
         (true, true) => "up",

@@ -1,4 +1,5 @@
 //! Reading what the receiver published, and cleaning up after a test.
+#![allow(clippy::unwrap_used)] // in a test, a failed step is the failure
 
 use lapin::message::BasicGetMessage;
 use lapin::types::AMQPValue;

@@ -2,6 +2,7 @@
 //! queue prefix, port 0. Helpers to drive it over HTTP and to look at what it
 //! stored and published.
 #![allow(dead_code)] // each test file uses a different part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 pub mod amqp;
 
