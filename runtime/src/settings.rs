@@ -68,6 +68,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
     pub recovery: RecoverySettings,
+    pub worker: WorkerSettings,
+    pub interface_listener: InterfaceListenerSettings,
 }
 
 fn default_app_env() -> AppEnv {
@@ -138,6 +140,13 @@ pub struct AzureQueueSettings {
     pub account_uri: String,
     pub account_name: String,
     pub account_key: SecretString,
+    pub timeout_ms: u64,
+    /// Where linebacker sends allowed requests.
+    pub requests_queue: String,
+    /// Where the interface answers.
+    pub statuses_queue: String,
+    /// Where status messages that cannot be forwarded are parked.
+    pub poison_queue: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +175,27 @@ pub struct RecoverySettings {
     pub on_start: bool,
     /// Requests re-emitted per second at most.
     pub per_second: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_attempts: u32,
+    /// How long a message may name a request the database does not have
+    /// (its transaction may not be visible yet) before it is dead-lettered.
+    pub not_found_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InterfaceListenerSettings {
+    /// Messages taken per poll (Azure allows 1 to 32).
+    pub batch_size: u32,
+    /// How long a taken message stays hidden from other listeners.
+    pub visibility_timeout_secs: u64,
+    /// A status message taken this often without being forwarded is parked.
+    pub max_dequeue_count: u32,
+    /// The longest pause between polls of an empty queue.
+    pub idle_backoff_max_ms: u64,
 }
 
 impl Settings {
@@ -248,6 +278,15 @@ impl Settings {
         }
         if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
             return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
+        }
+        if self.worker.max_attempts == 0 {
+            return invalid("worker.max_attempts", "must be at least 1");
+        }
+        if !(1..=32).contains(&self.interface_listener.batch_size) {
+            return invalid("interface_listener.batch_size", "must be from 1 to 32");
+        }
+        if self.interface_listener.visibility_timeout_secs == 0 {
+            return invalid("interface_listener.visibility_timeout_secs", "must be at least 1");
         }
         if self.recovery.per_second == 0 {
             return invalid("recovery.per_second", "must be at least 1");

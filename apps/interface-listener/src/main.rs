@@ -1,0 +1,50 @@
+//! interface-listener: turns each status message of the backup zone
+//! interface into a `StoreStatusReceived` event, then deletes it. Polling
+//! backs off while the queue is empty and resets when a message arrives.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use linebacker_azure_queue::AzureStatusInbox;
+use linebacker_domain::usecase::ForwardStatuses;
+use linebacker_worker::{Host, run_worker};
+
+const IDLE_START: Duration = Duration::from_millis(100);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    run_worker("interface-listener", |host| async move { listen(&host).await }).await
+}
+
+async fn listen(host: &Host) -> anyhow::Result<()> {
+    let azure = &host.settings.azure_queue;
+    let inbox = AzureStatusInbox::new(&host.queue_service_config(), &azure.statuses_queue, &azure.poison_queue)?;
+    let queues_ready = inbox.create_queues_if_missing().await;
+    if let Err(error) = &queues_ready {
+        tracing::warn!(error = %error, "cannot create the status queues yet");
+    }
+    let settings = &host.settings.interface_listener;
+    let forward = ForwardStatuses::new(Arc::new(inbox), host.bus.clone(), settings.max_dequeue_count);
+    let idle_max = Duration::from_millis(settings.idle_backoff_max_ms).max(IDLE_START);
+    let visibility = Duration::from_secs(settings.visibility_timeout_secs);
+    let mut pause = IDLE_START;
+    while !host.shutdown.is_cancelled() {
+        match forward.poll(settings.batch_size, visibility).await {
+            Ok(done) if done.taken() > 0 => {
+                pause = IDLE_START;
+                host.stats.record_forwarded(&done);
+                // Something arrived: ask again at once.
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "cannot read the status queue"),
+        }
+        tokio::select! {
+            _ = host.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(idle_max);
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The message-consumer edge: takes deliveries from a work queue, hands each
+//! to a use case (up to `prefetch` at once, so one slow message does not hold
+//! up the rest), and settles it by one table: success and stale messages are
+//! acknowledged, transient failures retried, permanent ones dead-lettered
+//! with the reason. A message is acknowledged only after the use case's
+//! transaction committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use linebacker_domain::ports::{Delivery, MessageBus, WorkQueue};
+use linebacker_domain::usecase::{Handled, MessageHandler};
+use linebacker_domain::{DomainError, DomainEvent};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub queue: WorkQueue,
+    pub prefetch: u16,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_attempts: u32,
+    /// How long an unknown request id is retried before dead-lettering.
+    pub not_found_grace: Duration,
+}
+
+/// What to do with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    Ack,
+    Retry(String),
+    DeadLetter(String),
+}
+
+/// The one table from outcome to settlement.
+pub fn disposition(
+    outcome: &Result<Handled, DomainError>,
+    event: &DomainEvent,
+    attempt: u32,
+    config: &ConsumerConfig,
+) -> Disposition {
+    let error = match outcome {
+        Ok(_) => return Disposition::Ack,
+        Err(error) => error,
+    };
+    let reason = error.to_string();
+    match error {
+        // Stale steps are turned into `Skipped` by the use cases; one that
+        // reaches here is still a no-op.
+        DomainError::InvalidStatus(linebacker_domain::TransitionError::AlreadyDone { .. }) => Disposition::Ack,
+        DomainError::InvalidStatus(_) | DomainError::Invalid(_) | DomainError::IdempotencyConflict => {
+            Disposition::DeadLetter(reason)
+        }
+        DomainError::NotFound(_) => {
+            let age = Utc::now().signed_duration_since(event.occurred_at);
+            if age.to_std().is_ok_and(|age| age >= config.not_found_grace) {
+                Disposition::DeadLetter(format!("{reason} (for {}s, past the grace period)", age.num_seconds()))
+            } else {
+                Disposition::Retry(reason)
+            }
+        }
+        DomainError::Unavailable(_) | DomainError::Conflict { .. } | DomainError::Unexpected(_) => {
+            if attempt >= config.max_attempts {
+                Disposition::DeadLetter(format!("gave up after {attempt} attempts: {reason}"))
+            } else {
+                Disposition::Retry(reason)
+            }
+        }
+    }
+}
+
+/// Message counts of one consumer, for health pages.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    pub consumed: AtomicU64,
+    pub acked: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+impl ConsumerStats {
+    /// Counts a poll of the interface's status queue.
+    pub fn record_forwarded(&self, done: &linebacker_domain::usecase::Forwarded) {
+        let taken = done.taken() as u64;
+        self.consumed.fetch_add(taken, Ordering::Relaxed);
+        self.acked.fetch_add(done.published as u64, Ordering::Relaxed);
+        self.retried.fetch_add(done.left as u64, Ordering::Relaxed);
+        self.dead_lettered.fetch_add(done.parked as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "consumed": self.consumed.load(Ordering::Relaxed),
+            "acked": self.acked.load(Ordering::Relaxed),
+            "retried": self.retried.load(Ordering::Relaxed),
+            "deadLettered": self.dead_lettered.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// How long to wait before subscribing again after the subscription failed.
+const RESUBSCRIBE_START: Duration = Duration::from_millis(500);
+const RESUBSCRIBE_CAP: Duration = Duration::from_secs(15);
+
+/// Consumes `config.queue` until `shutdown` is cancelled; then takes no new
+/// deliveries, finishes the ones in hand and returns. A lost subscription
+/// (broker restart) is renewed with backoff.
+pub async fn consume(
+    bus: Arc<dyn MessageBus>,
+    handler: Arc<dyn MessageHandler>,
+    config: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = RESUBSCRIBE_START;
+    while !shutdown.is_cancelled() {
+        match bus.subscribe(config.queue, config.prefetch).await {
+            Ok(subscription) => {
+                backoff = RESUBSCRIBE_START;
+                tracing::info!(queue = config.queue.name(), "consuming");
+                subscription
+                    .take_until(shutdown.cancelled())
+                    .take_while(|item| {
+                        let alive = item.is_ok();
+                        if let Err(error) = item {
+                            tracing::warn!(error = %error, "subscription lost");
+                        }
+                        std::future::ready(alive)
+                    })
+                    .filter_map(|item| std::future::ready(item.ok()))
+                    .for_each_concurrent(usize::from(config.prefetch), |delivery| {
+                        process(delivery, handler.as_ref(), &config, &stats)
+                    })
+                    .await;
+            }
+            Err(error) => tracing::warn!(error = %error, queue = config.queue.name(), "cannot subscribe"),
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(RESUBSCRIBE_CAP);
+    }
+}
+
+async fn process(delivery: Delivery, handler: &dyn MessageHandler, config: &ConsumerConfig, stats: &ConsumerStats) {
+    stats.consumed.fetch_add(1, Ordering::Relaxed);
+    let Delivery { event, attempt, settle } = delivery;
+    let (disposition, request_id) = match &event {
+        Err(malformed) => (Disposition::DeadLetter(malformed.to_string()), String::new()),
+        Ok(event) => {
+            let outcome = handler.handle(event).await;
+            (disposition(&outcome, event, attempt, config), event.backup_request_id.to_string())
+        }
+    };
+    let settled = match &disposition {
+        Disposition::Ack => {
+            stats.acked.fetch_add(1, Ordering::Relaxed);
+            settle.ack().await
+        }
+        Disposition::Retry(reason) => {
+            stats.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(backup_request_id = %request_id, attempt, reason = %reason, "message will be retried");
+            settle.retry(reason).await
+        }
+        Disposition::DeadLetter(reason) => {
+            stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(backup_request_id = %request_id, attempt, reason = %reason, "message dead-lettered");
+            settle.dead_letter(reason).await
+        }
+    };
+    if let Err(error) = settled {
+        // Unsettled, the broker redelivers it once the channel is gone.
+        tracing::warn!(backup_request_id = %request_id, error = %error, "could not settle a message");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use linebacker_domain::request::now;
+    use linebacker_domain::{StatusTypeCode, TransitionError};
+
+    use super::*;
+
+    fn config() -> ConsumerConfig {
+        ConsumerConfig {
+            queue: WorkQueue::CheckAllowed,
+            prefetch: 4,
+            max_attempts: 5,
+            not_found_grace: Duration::from_secs(60),
+        }
+    }
+
+    fn event(age: chrono::Duration) -> DomainEvent {
+        let request = linebacker_domain::BackupRequest::receive(
+            linebacker_domain::request::NewBackupRequest {
+                backup_job_id: "job".try_into().unwrap(),
+                data_date: "2022-05-30".try_into().unwrap(),
+                prepared_data_path_name: "/p".try_into().unwrap(),
+                transport_type_code: linebacker_domain::TransportTypeCode::Http,
+                requester_id: Default::default(),
+            },
+            now(),
+        );
+        let mut event = DomainEvent::about(linebacker_domain::EventType::BackupRequestReceived, &request, None);
+        event.occurred_at = Utc::now() - age;
+        event
+    }
+
+    fn of(error: DomainError, attempt: u32, age_secs: i64) -> Disposition {
+        disposition(&Err(error), &event(chrono::Duration::seconds(age_secs)), attempt, &config())
+    }
+
+    fn unavailable() -> DomainError {
+        DomainError::unavailable(anyhow::anyhow!("down"))
+    }
+
+    #[test]
+    fn success_and_skips_are_acknowledged() {
+        let fresh = event(chrono::Duration::zero());
+        assert_eq!(disposition(&Ok(Handled::Applied(StatusTypeCode::Allowed)), &fresh, 1, &config()), Disposition::Ack);
+        assert_eq!(disposition(&Ok(Handled::Skipped("dup".into())), &fresh, 9, &config()), Disposition::Ack);
+        let stale = TransitionError::AlreadyDone { current: StatusTypeCode::Sent, requested: StatusTypeCode::Allowed };
+        assert_eq!(of(DomainError::InvalidStatus(stale), 1, 0), Disposition::Ack);
+    }
+
+    #[test]
+    fn transient_failures_are_retried_until_the_attempt_limit() {
+        for error in [unavailable, || DomainError::Conflict { id: "r".into(), expected: StatusTypeCode::Received }] {
+            assert!(matches!(of(error(), 1, 0), Disposition::Retry(_)));
+            assert!(matches!(of(error(), 4, 0), Disposition::Retry(_)));
+            match of(error(), 5, 0) {
+                Disposition::DeadLetter(reason) => assert!(reason.contains("gave up after 5 attempts"), "{reason}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn contract_violations_are_dead_lettered_at_once_with_the_reason() {
+        match of(DomainError::Invalid("a Succeeded reply needs backupByteCount".into()), 1, 0) {
+            Disposition::DeadLetter(reason) => assert!(reason.contains("backupByteCount")),
+            other => panic!("{other:?}"),
+        }
+        let illegal = TransitionError::Illegal { current: StatusTypeCode::NotAllowed, requested: StatusTypeCode::Sent };
+        assert!(matches!(of(DomainError::InvalidStatus(illegal), 1, 0), Disposition::DeadLetter(_)));
+    }
+
+    #[test]
+    fn an_unknown_request_is_retried_for_the_grace_period_then_dead_lettered() {
+        assert!(matches!(of(DomainError::NotFound("r".into()), 1, 10), Disposition::Retry(_)));
+        match of(DomainError::NotFound("r".into()), 2, 61) {
+            Disposition::DeadLetter(reason) => assert!(reason.contains("grace"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The life of a worker process: settings and logs, adapters built from the
+//! settings (connecting lazily, so the process starts while a dependency is
+//! down), zpages, an outbox relay for the events its use case writes; then
+//! the work, until SIGINT or SIGTERM; then a graceful stop: no new work,
+//! in-flight work finished within `shutdown.deadline_ms`, the outbox flushed,
+//! connections closed, exit 0.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use linebacker_azure_queue::QueueServiceConfig;
+use linebacker_domain::ports::MessageBus;
+use linebacker_domain::usecase::MessageHandler;
+use linebacker_memory::InMemoryBus;
+use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_runtime::settings::BusKind;
+use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{ConsumerConfig, ConsumerStats, consume};
+use crate::zpages;
+
+/// What a worker's use case gets from its process.
+pub struct Host {
+    pub process: &'static str,
+    pub settings: Settings,
+    pub database: Database,
+    pub bus: Arc<dyn MessageBus>,
+    /// Cancelled on SIGINT/SIGTERM: stop taking new work.
+    pub shutdown: CancellationToken,
+    pub stats: Arc<ConsumerStats>,
+    rabbit: Option<RabbitBus>,
+    stopping: AtomicBool,
+}
+
+impl Host {
+    /// Builds the adapters from `settings`; nothing connects yet.
+    pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let database = Database::connect_lazy(&PgConfig {
+            url: settings.database.url.expose_secret().to_owned(),
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        })?;
+        let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
+            BusKind::Rabbitmq => {
+                let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
+                (Arc::new(rabbit.clone()), Some(rabbit))
+            }
+            BusKind::Memory => (Arc::new(InMemoryBus::new()), None),
+        };
+        Ok(Self {
+            process,
+            settings,
+            database,
+            bus,
+            shutdown,
+            stats: Arc::new(ConsumerStats::default()),
+            rabbit,
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether this process's dependencies are usable now.
+    pub async fn is_ready(&self) -> bool {
+        let broker = self.rabbit.as_ref().is_none_or(RabbitBus::is_connected);
+        broker && self.database.is_ready().await
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Consumes the work queue of `handler` until shutdown.
+    pub async fn consume(&self, queue: linebacker_domain::ports::WorkQueue, handler: Arc<dyn MessageHandler>) {
+        let config = ConsumerConfig {
+            queue,
+            prefetch: self.settings.rabbitmq.prefetch,
+            max_attempts: self.settings.worker.max_attempts,
+            not_found_grace: Duration::from_secs(self.settings.worker.not_found_grace_secs),
+        };
+        consume(self.bus.clone(), handler, config, self.stats.clone(), self.shutdown.clone()).await;
+    }
+
+    /// Readies the database and the broker in the background, retrying
+    /// with backoff until they answer: a dependency that is down at start
+    /// shows in `readyz`, it does not crash the process.
+    fn prepare_dependencies(self: &Arc<Self>) {
+        let host = self.clone();
+        tokio::spawn(async move {
+            if host.settings.database.migrate_on_start {
+                retry_until_done(&host.shutdown, "applying migrations", || host.database.migrate()).await;
+            }
+        });
+        if let Some(rabbit) = self.rabbit.clone() {
+            let shutdown = self.shutdown.clone();
+            tokio::spawn(async move {
+                retry_until_done(&shutdown, "declaring the broker topology", || rabbit.declare_topology()).await;
+            });
+        }
+    }
+}
+
+impl Host {
+    /// The BZI's queue service account, from `azure_queue.*`.
+    pub fn queue_service_config(&self) -> QueueServiceConfig {
+        let azure = &self.settings.azure_queue;
+        QueueServiceConfig {
+            account_uri: azure.account_uri.clone(),
+            account_name: azure.account_name.clone(),
+            account_key: azure.account_key.clone(),
+            timeout: Duration::from_millis(azure.timeout_ms),
+        }
+    }
+}
+
+pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
+    RabbitSettings {
+        url: settings.rabbitmq.url.expose_secret().to_owned(),
+        exchange: settings.rabbitmq.exchange.clone(),
+        queue_prefix: settings.rabbitmq.queue_prefix.clone(),
+        connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
+        confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
+        connection_name: settings.process_name(process),
+        ..RabbitSettings::default()
+    }
+}
+
+/// Runs `attempt` until it succeeds or shutdown, waiting 0.5 s doubling to
+/// 30 s between failures.
+async fn retry_until_done<F, Fut>(shutdown: &CancellationToken, what: &str, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), linebacker_domain::DomainError>>,
+{
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match attempt().await {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(error = %error, retry_in_ms = pause.as_millis() as u64, "{what} failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Runs a worker process around `work` and returns its exit code: 0 after a
+/// graceful stop, 2 for invalid configuration, 1 when it cannot start.
+pub async fn run_worker<F, Fut>(process: &'static str, work: F) -> ExitCode
+where
+    F: FnOnce(Arc<Host>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{process}: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(process, settings.instance);
+    match run(process, settings, work).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "{process} could not run");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run<F, Fut>(process: &'static str, settings: Settings, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Arc<Host>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let shutdown = shutdown_on_signals()?;
+    let host = Arc::new(Host::new(process, settings, shutdown.clone())?);
+    let deadline = host.settings.shutdown_deadline();
+    let zpages = zpages::serve(host.clone())?;
+    let zpages_handle = zpages.handle();
+    let zpages_task = tokio::spawn(zpages);
+    host.prepare_dependencies();
+
+    // The relay outlives the work, so the events of the last messages go out.
+    let relay_stop = CancellationToken::new();
+    let relay = OutboxRelay::new(
+        host.database.clone(),
+        host.bus.clone(),
+        RelayConfig {
+            batch_size: host.settings.outbox.batch_size,
+            poll_interval: Duration::from_millis(host.settings.outbox.poll_interval_ms),
+        },
+    );
+    let relay_task = tokio::spawn(relay.run(relay_stop.clone(), deadline / 4));
+    tracing::info!(instance = host.settings.instance, "{process} started");
+
+    let outcome = tokio::select! {
+        outcome = work(host.clone()) => outcome,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(deadline * 3 / 4).await } => {
+            tracing::warn!("in-flight work did not finish within the shutdown deadline");
+            Ok(())
+        }
+    };
+    host.stopping.store(true, Ordering::SeqCst);
+    relay_stop.cancel();
+    let _ = relay_task.await;
+    if let Some(rabbit) = &host.rabbit {
+        rabbit.close().await;
+    }
+    zpages_handle.stop(true).await;
+    let _ = zpages_task.await;
+    tracing::info!("{process} stopped");
+    outcome
+}

@@ -1,0 +1,10 @@
+//! What every linebacker worker process shares: the consumer edge that turns
+//! a use case's outcome into ack / retry / dead-letter, the process host that
+//! builds the adapters from settings and stops gracefully, and the zpages.
+
+pub mod consumer;
+pub mod host;
+mod zpages;
+
+pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
+pub use host::{Host, run_worker};
