@@ -17,7 +17,7 @@ async fn post_is_accepted_while_the_broker_is_unreachable_and_the_event_is_deliv
     let broker = SwitchableProxy::start("127.0.0.1:5672".parse().unwrap()).await.unwrap();
     broker.cut();
     let app = spawn_app_with(Overrides {
-        amqp_url: Some(format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port())),
+        env: vec![("LINEBACKER__RABBITMQ__URL", format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port()))],
         ..Overrides::default()
     })
     .await;

@@ -39,7 +39,8 @@ pub struct Overrides {
     /// The database, as the receiver reaches it (e.g. through a proxy).
     /// `{name}` is replaced with the test database's name.
     pub database_url: Option<String>,
-    pub amqp_url: Option<String>,
+    /// More `LINEBACKER__*` settings.
+    pub env: Vec<(&'static str, String)>,
     /// Wait for readyz 200 before returning.
     pub skip_ready_wait: bool,
 }
@@ -59,9 +60,7 @@ pub async fn spawn_app_with(overrides: Overrides) -> TestApp {
         .unwrap_or_else(|| database.url.clone());
     let mut env = test_env(&database_url, &exchange, &queue_prefix);
     env.insert("LINEBACKER__HTTP__PORT".into(), "0".into());
-    if let Some(url) = overrides.amqp_url {
-        env.insert("LINEBACKER__RABBITMQ__URL".into(), url);
-    }
+    env.extend(overrides.env.into_iter().map(|(key, value)| (key.to_owned(), value)));
     let settings = Settings::load_from(&config_dir().unwrap(), &env).unwrap();
 
     let application = Application::build(settings).await.unwrap();
