@@ -12,9 +12,10 @@ use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
-use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::BusKind;
+use linebacker_worker::host::rabbit_settings;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -69,7 +70,7 @@ impl Application {
             .context("database.url")?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
-                let bus = Arc::new(RabbitBus::new(rabbit_settings(&settings)));
+                let bus = Arc::new(RabbitBus::new(rabbit_settings(&settings, "http-receiver")));
                 (bus.clone(), Some(bus))
             }
             BusKind::Memory => (Arc::new(InMemoryBus::new()), None),
@@ -226,18 +227,6 @@ fn pg_config(settings: &Settings) -> PgConfig {
         url: settings.database.url.expose_secret().to_owned(),
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    }
-}
-
-fn rabbit_settings(settings: &Settings) -> RabbitSettings {
-    RabbitSettings {
-        url: settings.rabbitmq.url.expose_secret().to_owned(),
-        exchange: settings.rabbitmq.exchange.clone(),
-        queue_prefix: settings.rabbitmq.queue_prefix.clone(),
-        connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
-        confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
-        connection_name: settings.process_name("http-receiver"),
-        ..RabbitSettings::default()
     }
 }
 
