@@ -65,6 +65,11 @@ impl Application {
     /// port), but connects to nothing yet: dependencies that are down at start
     /// are retried in the background while the API answers 503.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First, so that a taken port fails the start before anything runs.
+        let address = (settings.http.host.as_str(), settings.http.port);
+        let listener = std::net::TcpListener::bind(address)
+            .with_context(|| format!("binding http.host:http.port = {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
         let database = Database::connect_lazy(&pg_config(&settings))
             .map_err(anyhow::Error::from)
             .context("database.url")?;
@@ -111,37 +116,7 @@ impl Application {
             body_limit_bytes: settings.http.body_limit_bytes,
         });
 
-        let address = (settings.http.host.as_str(), settings.http.port);
-        let listener = std::net::TcpListener::bind(address)
-            .with_context(|| format!("binding http.host:http.port = {}:{}", address.0, address.1))?;
-        let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap_fn(|request, service| {
-                    let (method, path) = (request.method().clone(), request.path().to_owned());
-                    let started = std::time::Instant::now();
-                    let response = service.call(request);
-                    async move {
-                        let response = response.await?;
-                        tracing::info!(
-                            %method, %path,
-                            status = response.status().as_u16(),
-                            elapsed_ms = started.elapsed().as_millis() as u64,
-                            "http request"
-                        );
-                        Ok(response)
-                    }
-                })
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-        })
-        // The process's own signal handling (runtime::shutdown_on_signals)
-        // decides when to stop, and in which order.
-        .disable_signals()
-        .shutdown_timeout(budget.http_secs)
-        .listen(listener)?
-        .run();
+        let server = http_server(state, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 
         Ok(Self { port, server, stopping, budget, relay_stop, relay, background, database, rabbit })
@@ -185,6 +160,38 @@ impl Application {
 
         served.context("the HTTP server task failed")?.context("the HTTP server failed")
     }
+}
+
+/// The HTTP server on `listener`, stopping gracefully within `stop_secs`.
+fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop_secs: u64) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(|request, service| {
+                let (method, path) = (request.method().clone(), request.path().to_owned());
+                let started = std::time::Instant::now();
+                let response = service.call(request);
+                async move {
+                    let response = response.await?;
+                    tracing::info!(
+                        %method, %path,
+                        status = response.status().as_u16(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "http request"
+                    );
+                    Ok(response)
+                }
+            })
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    // The process's own signal handling (runtime::shutdown_on_signals)
+    // decides when to stop, and in which order.
+    .disable_signals()
+    .shutdown_timeout(stop_secs)
+    .listen(listener)?
+    .run();
+    Ok(server)
 }
 
 /// Applies migrations in the background when `database.migrate_on_start`;
