@@ -1,0 +1,229 @@
+//! The whole linebacker system for end-to-end tests: the real binaries
+//! (`http-receiver`, the four workers, the simulator) started as processes
+//! against the real PostgreSQL, RabbitMQ and Azurite, with a database,
+//! exchange, queue prefix and Azure queue names of their own, so runs do not
+//! see each other. Each process logs to `target/e2e-logs/<run>/`.
+
+mod process;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use linebacker_azure_queue::testing::{azurite_config, unique_queue_name};
+use linebacker_azure_queue::QueueClient;
+use linebacker_testkit::{eventually, fresh_database, unique_name};
+use sqlx::PgPool;
+
+pub use process::Process;
+
+/// The worker processes of SPEC §1, each consuming from its own source.
+pub const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-listener", "receive-status"];
+
+pub struct SystemOptions {
+    /// Instances of each worker.
+    pub instances: u16,
+    /// The share of requests the simulated interface fails.
+    pub failure_share: f64,
+    pub reply_delay_ms: u64,
+}
+
+impl Default for SystemOptions {
+    fn default() -> Self {
+        Self { instances: 1, failure_share: 0.1, reply_delay_ms: 50 }
+    }
+}
+
+pub struct System {
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub receiver_url: String,
+    pub simulator_url: String,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub requests_queue: QueueClient,
+    pub statuses_queue: QueueClient,
+    pub poison_queue: QueueClient,
+    pub processes: Vec<Process>,
+    pub log_dir: PathBuf,
+}
+
+/// A free TCP port on loopback, with `also_free` more free ports after it.
+pub fn free_port_run(also_free: u16) -> anyhow::Result<u16> {
+    for _ in 0..200 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let base = first.local_addr()?.port();
+        if base.checked_add(also_free).is_none() {
+            continue;
+        }
+        let rest: Result<Vec<_>, _> =
+            (1..=also_free).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
+        if rest.is_ok() {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("no run of {} free ports found", also_free + 1)
+}
+
+impl System {
+    pub async fn start(options: SystemOptions) -> anyhow::Result<Self> {
+        let database = fresh_database().await?;
+        let pool = PgPool::connect(&database.url).await?;
+        let run = unique_name("e2e");
+        let log_dir = process::target_dir()?.join("e2e-logs").join(&run);
+        std::fs::create_dir_all(&log_dir)?;
+
+        let azure = azurite_config();
+        let queue = |prefix: &str| QueueClient::new(&azure, &unique_queue_name(prefix));
+        let (requests_queue, statuses_queue, poison_queue) = (queue("req")?, queue("sts")?, queue("poi")?);
+        for queue in [&requests_queue, &statuses_queue, &poison_queue] {
+            queue.create_if_missing().await.context("is Azurite running on 127.0.0.1:10001?")?;
+        }
+
+        let receiver_port = free_port_run(0)?;
+        let simulator_port = free_port_run(0)?;
+        let exchange = unique_name("e2ex");
+        let queue_prefix = format!("{}.", unique_name("e2eq"));
+        let common: Vec<(String, String)> = vec![
+            ("APP_ENV".into(), "test".into()),
+            ("RUST_LOG".into(), "info".into()),
+            ("LINEBACKER_CONFIG_DIR".into(), process::config_dir().display().to_string()),
+            ("LINEBACKER__DATABASE__URL".into(), database.url.clone()),
+            ("LINEBACKER__RABBITMQ__EXCHANGE".into(), exchange.clone()),
+            ("LINEBACKER__RABBITMQ__QUEUE_PREFIX".into(), queue_prefix.clone()),
+            ("LINEBACKER__BACKUP_JOB_SERVICE__URL".into(), format!("http://127.0.0.1:{simulator_port}")),
+            ("LINEBACKER__AZURE_QUEUE__REQUESTS_QUEUE".into(), requests_queue.name().into()),
+            ("LINEBACKER__AZURE_QUEUE__STATUSES_QUEUE".into(), statuses_queue.name().into()),
+            ("LINEBACKER__AZURE_QUEUE__POISON_QUEUE".into(), poison_queue.name().into()),
+            ("LINEBACKER__HTTP__PORT".into(), receiver_port.to_string()),
+        ];
+        let mut processes = Vec::new();
+
+        let mut simulator_env = common.clone();
+        simulator_env.extend([
+            ("SIMULATOR__PORT".into(), simulator_port.to_string()),
+            ("SIMULATOR__REQUESTS_QUEUE".into(), requests_queue.name().into()),
+            ("SIMULATOR__STATUSES_QUEUE".into(), statuses_queue.name().into()),
+            ("SIMULATOR__FAILURE_SHARE".into(), options.failure_share.to_string()),
+            ("SIMULATOR__REPLY_DELAY_MS".into(), options.reply_delay_ms.to_string()),
+        ]);
+        processes.push(Process::spawn("backup-system-simulator", 0, &simulator_env, &log_dir)?);
+        processes.push(Process::spawn("http-receiver", 0, &common, &log_dir)?);
+
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        let system = Self {
+            pool,
+            http,
+            receiver_url: format!("http://127.0.0.1:{receiver_port}"),
+            simulator_url: format!("http://127.0.0.1:{simulator_port}"),
+            exchange,
+            queue_prefix,
+            requests_queue,
+            statuses_queue,
+            poison_queue,
+            processes,
+            log_dir,
+        };
+        // The receiver migrates the database; workers start once it has.
+        system.wait_ready(&format!("{}/api/zpages/readyz", system.receiver_url)).await?;
+        system.wait_ready(&format!("{}/livez", system.simulator_url)).await?;
+
+        let mut system = system;
+        for worker in WORKERS {
+            let zpages_base = free_port_run(options.instances)?;
+            for instance in 0..options.instances {
+                let mut env = common.clone();
+                env.push(("LINEBACKER__ZPAGES__BASE_PORT".into(), zpages_base.to_string()));
+                env.push(("NODE_APP_INSTANCE".into(), instance.to_string()));
+                let process = Process::spawn(worker, instance, &env, &system.log_dir)?;
+                system.processes.push(process.with_zpages(zpages_base + instance));
+            }
+        }
+        let zpages: Vec<String> = system.processes.iter().filter_map(Process::zpages_url).collect();
+        for url in zpages {
+            system.wait_ready(&format!("{url}/readyz")).await?;
+        }
+        Ok(system)
+    }
+
+    async fn wait_ready(&self, url: &str) -> anyhow::Result<()> {
+        eventually(Duration::from_secs(60), url, || async {
+            let response = self.http.get(url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await
+        .with_context(|| format!("logs are in {}", self.log_dir.display()))
+    }
+
+    pub async fn post(&self, backup_job_id: &str, data_date: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .http
+            .post(format!("{}/api/backup-requests", self.receiver_url))
+            .json(&serde_json::json!({
+                "apiVersion": "2022-05-22",
+                "backupJobId": backup_job_id,
+                "dataDate": data_date,
+                "backupDataLocation": format!("/prepared/{backup_job_id}/{data_date}"),
+            }))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().as_u16() == 202, "POST answered {}", response.status());
+        Ok(response.json().await?)
+    }
+
+    pub async fn get(&self, id: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self.http.get(format!("{}/api/backup-requests/{id}", self.receiver_url)).send().await?;
+        anyhow::ensure!(response.status().is_success(), "GET {id} answered {}", response.status());
+        Ok(response.json().await?)
+    }
+
+    /// The simulator's record of what it received and answered.
+    pub async fn simulator_stats(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(self.http.get(format!("{}/stats", self.simulator_url)).send().await?.json().await?)
+    }
+
+    /// Waits until `count` requests are in a terminal status for this run.
+    pub async fn wait_until_settled(&self, count: i64, timeout: Duration) -> anyhow::Result<()> {
+        eventually(timeout, &format!("{count} settled requests"), || async {
+            let settled: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM backup_requests WHERE status_type_code IN ('NotAllowed', 'Succeeded', 'Failed')",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .ok()?;
+            (settled >= count).then_some(())
+        })
+        .await
+        .with_context(|| format!("logs are in {}", self.log_dir.display()))
+    }
+
+    /// Every process still running (none crashed).
+    pub fn all_running(&mut self) -> Vec<String> {
+        self.processes.iter_mut().filter_map(|p| p.exited()).collect()
+    }
+
+    /// Stops every process with SIGINT and checks each exits 0; removes the
+    /// run's queues.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        for process in self.processes.iter_mut().rev() {
+            if let Err(error) = process.interrupt_and_wait(Duration::from_secs(15)).await {
+                failures.push(format!("{error:#}"));
+            }
+        }
+        for queue in [&self.requests_queue, &self.statuses_queue, &self.poison_queue] {
+            let _ = queue.delete_queue().await;
+        }
+        if let Ok(probe) = linebacker_testkit::BrokerProbe::connect().await {
+            let names: Vec<String> = ["check-allowed", "send-to-interface", "receive-status"]
+                .iter()
+                .flat_map(|q| [format!("{}{q}", self.queue_prefix), format!("{}{q}.dead", self.queue_prefix)])
+                .collect();
+            let _ = probe.delete_queues(&names).await;
+            probe.close().await;
+        }
+        let _ = linebacker_testkit::delete_exchange(&self.exchange).await;
+        anyhow::ensure!(failures.is_empty(), "{} (logs in {})", failures.join("; "), self.log_dir.display());
+        Ok(())
+    }
+}
