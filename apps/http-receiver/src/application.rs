@@ -66,9 +66,8 @@ impl Application {
     /// are retried in the background while the API answers 503.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // First, so that a taken port fails the start before anything runs.
-        let address = (settings.http.host.as_str(), settings.http.port);
-        let listener = std::net::TcpListener::bind(address)
-            .with_context(|| format!("binding http.host:http.port = {}:{}", address.0, address.1))?;
+        let listener = bind_api_port(&settings.http.host, settings.http.port)
+            .with_context(|| format!("binding http.host:http.port = {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
         let database = Database::connect_lazy(&pg_config(&settings))
             .map_err(anyhow::Error::from)
@@ -160,6 +159,20 @@ impl Application {
 
         served.context("the HTTP server task failed")?.context("the HTTP server failed")
     }
+}
+
+/// Binds the API port with `SO_REUSEPORT`, so that several receiver
+/// instances on one host (PM2 `instances`, fork mode) share it and the kernel
+/// spreads connections over them.
+fn bind_api_port(host: &str, port: u16) -> anyhow::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+
+    let address = (host, port).to_socket_addrs()?.next().context("the host resolves to no address")?;
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(address)?;
+    Ok(socket.listen(1024)?.into_std()?)
 }
 
 /// The HTTP server on `listener`, stopping gracefully within `stop_secs`.
