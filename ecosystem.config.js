@@ -28,10 +28,18 @@ const passedThrough = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => key.startsWith("LINEBACKER_") || key === "RUST_LOG"),
 );
 
-// One row per process: its binary in target/release and the variable that
-// sets how many copies run.
+// One row per process: its binary in target/release, the variable that sets
+// how many copies run and, for workers, the first zpages port of its copies
+// (copy N serves zpages on zpagesBasePort + N, so each worker type needs a
+// range of its own). The simulator stands in for the backup job service and
+// the backup zone interface, in dev only.
 const processes = [
   { name: "http-receiver", instancesVariable: "LINEBACKER_HTTP_RECEIVER_INSTANCES" },
+  { name: "check-allowed", instancesVariable: "LINEBACKER_CHECK_ALLOWED_INSTANCES", zpagesBasePort: 9100 },
+  { name: "send-to-interface", instancesVariable: "LINEBACKER_SEND_TO_INTERFACE_INSTANCES", zpagesBasePort: 9200 },
+  { name: "interface-listener", instancesVariable: "LINEBACKER_INTERFACE_LISTENER_INSTANCES", zpagesBasePort: 9300 },
+  { name: "receive-status", instancesVariable: "LINEBACKER_RECEIVE_STATUS_INSTANCES", zpagesBasePort: 9400 },
+  ...(appEnv === "dev" ? [{ name: "backup-system-simulator", instancesVariable: "LINEBACKER_SIMULATOR_INSTANCES" }] : []),
 ];
 
 function instances(variable) {
@@ -47,14 +55,18 @@ function instances(variable) {
 }
 
 module.exports = {
-  apps: processes.map(({ name, instancesVariable }) => ({
+  apps: processes.map(({ name, instancesVariable, zpagesBasePort }) => ({
     name,
     script: path.join(root, "target", "release", name),
     interpreter: "none",
     exec_mode: "fork",
     instances: instances(instancesVariable),
     cwd: root,
-    env: { ...passedThrough, APP_ENV: appEnv },
+    env: {
+      ...passedThrough,
+      APP_ENV: appEnv,
+      ...(zpagesBasePort === undefined ? {} : { LINEBACKER__ZPAGES__BASE_PORT: String(zpagesBasePort) }),
+    },
     ...Object.fromEntries(appEnvironments.map((e) => [`env_${e}`, { APP_ENV: e }])),
     // SIGINT first, SIGKILL after this long. Each process's own shutdown
     // deadline (shutdown.deadline_ms) is below it, so in-flight work finishes.
