@@ -11,17 +11,16 @@ use anyhow::Context;
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
 use linebacker_memory::InMemoryBus;
-use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
+use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::BusKind;
-use linebacker_worker::host::rabbit_settings;
-use secrecy::ExposeSecret;
+use linebacker_worker::{pg_config, rabbit_settings, retry_until_done};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::background::retry_until_done;
+
 use crate::routes::{self, ApiState, Broker};
 
 /// How long closing the connections may take once everything else stopped.
@@ -242,13 +241,6 @@ async fn run_relay(
     relay.run(stop, flush_deadline).await;
 }
 
-fn pg_config(settings: &Settings) -> PgConfig {
-    PgConfig {
-        url: settings.database.url.expose_secret().to_owned(),
-        max_connections: settings.database.max_connections,
-        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    }
-}
 
 #[cfg(test)]
 mod tests {

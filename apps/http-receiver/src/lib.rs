@@ -3,7 +3,6 @@
 //! serves status look-ups and the zpages, and relays the outbox to the broker.
 
 mod application;
-mod background;
 pub mod body;
 pub mod error;
 mod routes;

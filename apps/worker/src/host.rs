@@ -23,6 +23,7 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{ConsumerConfig, ConsumerStats, consume};
+use crate::retry::retry_until_done;
 use crate::zpages;
 
 /// What a worker's use case gets from its process.
@@ -41,11 +42,7 @@ pub struct Host {
 impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
     pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let database = Database::connect_lazy(&PgConfig {
-            url: settings.database.url.expose_secret().to_owned(),
-            max_connections: settings.database.max_connections,
-            acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-        })?;
+        let database = Database::connect_lazy(&pg_config(&settings))?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
                 let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
@@ -90,16 +87,15 @@ impl Host {
     /// with backoff until they answer: a dependency that is down at start
     /// shows in `readyz`, it does not crash the process.
     fn prepare_dependencies(self: &Arc<Self>) {
-        let host = self.clone();
-        tokio::spawn(async move {
-            if host.settings.database.migrate_on_start {
-                retry_until_done(&host.shutdown, "applying migrations", || host.database.migrate()).await;
-            }
-        });
+        if self.settings.database.migrate_on_start {
+            let database = self.database.clone();
+            let stop = self.shutdown.clone();
+            tokio::spawn(async move { retry_until_done("applying migrations", stop, || database.migrate()).await });
+        }
         if let Some(rabbit) = self.rabbit.clone() {
-            let shutdown = self.shutdown.clone();
+            let stop = self.shutdown.clone();
             tokio::spawn(async move {
-                retry_until_done(&shutdown, "declaring the broker topology", || rabbit.declare_topology()).await;
+                retry_until_done("declaring the broker topology", stop, || rabbit.declare_topology()).await
             });
         }
     }
@@ -118,6 +114,14 @@ impl Host {
     }
 }
 
+pub fn pg_config(settings: &Settings) -> PgConfig {
+    PgConfig {
+        url: settings.database.url.expose_secret().to_owned(),
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+    }
+}
+
 pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
     RabbitSettings {
         url: settings.rabbitmq.url.expose_secret().to_owned(),
@@ -127,27 +131,6 @@ pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
         confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
         connection_name: settings.process_name(process),
         ..RabbitSettings::default()
-    }
-}
-
-/// Runs `attempt` until it succeeds or shutdown, waiting 0.5 s doubling to
-/// 30 s between failures.
-async fn retry_until_done<F, Fut>(shutdown: &CancellationToken, what: &str, mut attempt: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), linebacker_domain::DomainError>>,
-{
-    let mut pause = Duration::from_millis(500);
-    loop {
-        match attempt().await {
-            Ok(()) => return,
-            Err(error) => tracing::warn!(error = %error, retry_in_ms = pause.as_millis() as u64, "{what} failed"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(Duration::from_secs(30));
     }
 }
 

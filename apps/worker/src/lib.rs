@@ -4,7 +4,9 @@
 
 pub mod consumer;
 pub mod host;
+mod retry;
 mod zpages;
 
 pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
-pub use host::{Host, run_worker};
+pub use host::{Host, pg_config, rabbit_settings, run_worker};
+pub use retry::retry_until_done;

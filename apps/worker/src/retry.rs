@@ -1,8 +1,8 @@
-//! Start-up work that must not stop the process from serving: applying
+//! Start-up work that must not stop a process from running: applying
 //! migrations and declaring the broker topology. Each is retried with a
 //! capped backoff until it succeeds or the process stops, so a dependency
-//! that is down at start makes the receiver answer 503 for a while instead of
-//! crash-looping under PM2.
+//! that is down at start shows as not ready for a while instead of a crash
+//! loop under PM2.
 
 use std::future::Future;
 use std::time::Duration;
