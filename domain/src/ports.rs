@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 use crate::error::DomainError;
@@ -189,4 +190,78 @@ pub trait StatusInbox: Send + Sync {
     /// Moves a message to `store-statuses-poison` with `reason`, then
     /// deletes it: never silently dropped, never retried forever.
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError>;
+}
+
+/// The trace each request was received under. The BZI's status message
+/// carries no trace context; looking the request's trace up lets its reply
+/// continue the same trace, so one request reads as one story in the logs.
+#[async_trait]
+pub trait RequestTraces: Send + Sync {
+    /// The `traceparent` the request was received under. MUST return
+    /// `Ok(None)` for an unknown request or one stored without a trace.
+    async fn trace_of(&self, id: &crate::request::BackupRequestId)
+    -> Result<Option<crate::trace::TraceParent>, DomainError>;
+}
+
+/// One request to re-emit: the event that restarts its next step, valid only
+/// while the request is still in `expected` status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reemission {
+    pub expected: StatusTypeCode,
+    pub event: DomainEvent,
+}
+
+/// Requests waiting in linebacker itself, for recovery (SPEC §6).
+#[async_trait]
+pub trait PendingRequests: Send + Sync {
+    /// Up to `limit` requests that are pending in linebacker
+    /// (`StatusTypeCode::is_pending_in_linebacker`) and were last changed
+    /// strictly before `cutoff`, with an id greater than `after` (from the
+    /// first when `None`), in ascending id order, so that a caller can page
+    /// through them with the last id of each page.
+    async fn pending_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<&BackupRequestId>,
+        limit: u32,
+    ) -> Result<Vec<BackupRequest>, DomainError>;
+
+    /// Re-emits a batch in one transaction: for each entry whose request is
+    /// still in `expected` status and still last changed before `cutoff`,
+    /// MUST mark the request changed now (leaving its status and every field
+    /// as they are) and store the event in the outbox; every other entry
+    /// (the request moved on since it was read) MUST be left out. Returns the
+    /// ids it re-emitted. Because a re-emitted request counts as changed
+    /// after `cutoff`, a second call with the same cutoff re-emits it again
+    /// never.
+    async fn reemit(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: &[Reemission],
+    ) -> Result<Vec<BackupRequestId>, DomainError>;
+}
+
+/// The one recovery lock that every receiver sharing a database competes for.
+#[async_trait]
+pub trait RecoveryLock: Send + Sync {
+    /// Takes the lock without waiting: `Ok(None)` when another holder (in
+    /// this process or any other) has it. The lock MUST stay held until the
+    /// returned guard is released or dropped, and MUST be freed if the
+    /// holder's process dies.
+    async fn try_lock(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError>;
+}
+
+/// A held `RecoveryLock`.
+#[async_trait]
+pub trait HeldLock: Send {
+    /// Frees the lock. A failure to say so is not reported: the lock is then
+    /// freed when its connection ends, which dropping the guard also does.
+    async fn release(self: Box<Self>);
+}
+
+/// Waiting, as a use case sees it: tokio's timer in the processes, paused
+/// time in tests.
+#[async_trait]
+pub trait Timer: Send + Sync {
+    async fn sleep(&self, duration: Duration);
 }

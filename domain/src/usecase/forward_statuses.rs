@@ -11,8 +11,8 @@ use tracing::instrument;
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType, MessageId};
 use crate::external::StoreStatus;
-use crate::ports::{InboxMessage, MessageBus, StatusInbox};
-use crate::request::now;
+use crate::ports::{InboxMessage, MessageBus, RequestTraces, StatusInbox};
+use crate::request::{BackupRequestId, now};
 use crate::trace::TraceParent;
 
 /// What one poll did.
@@ -36,11 +36,34 @@ pub struct ForwardStatuses {
     bus: Arc<dyn MessageBus>,
     /// A message taken this often without being forwarded is parked.
     max_dequeue_count: u32,
+    /// Where each request's trace is kept; without it every status starts
+    /// a trace of its own.
+    traces: Option<Arc<dyn RequestTraces>>,
 }
 
 impl ForwardStatuses {
     pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_dequeue_count: u32) -> Self {
-        Self { inbox, bus, max_dequeue_count }
+        Self { inbox, bus, max_dequeue_count, traces: None }
+    }
+
+    /// Continues the trace each request was received under.
+    pub fn continuing_traces(mut self, traces: Arc<dyn RequestTraces>) -> Self {
+        self.traces = Some(traces);
+        self
+    }
+
+    /// The next hop of the request's trace; a new trace when it is unknown.
+    /// A failed look-up does not hold the status back: the log only loses
+    /// the link to the request's earlier lines.
+    async fn trace_for(&self, id: &BackupRequestId) -> TraceParent {
+        let stored = match &self.traces {
+            Some(traces) => traces.trace_of(id).await.unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "the request's trace could not be looked up; starting a new one");
+                None
+            }),
+            None => None,
+        };
+        stored.map_or_else(TraceParent::new_root, |trace| trace.child())
     }
 
     /// Takes up to `max` messages and forwards or parks each. An error means
@@ -62,7 +85,11 @@ impl ForwardStatuses {
     }
 
     /// `Ok(true)` published and deleted, `Ok(false)` parked.
-    #[instrument(skip_all, fields(message_id = %message.message_id))]
+    #[instrument(skip_all, fields(
+        message_id = %message.message_id,
+        trace_id = tracing::field::Empty,
+        backup_request_id = tracing::field::Empty,
+    ))]
     async fn forward(&self, message: &InboxMessage) -> Result<bool, DomainError> {
         let status = match StoreStatus::parse(&message.text) {
             Ok(status) => status,
@@ -78,17 +105,21 @@ impl ForwardStatuses {
             tracing::warn!(reason = %reason, "status message parked");
             return Ok(false);
         }
+        let trace = self.trace_for(&status.backup_request_id).await;
+        let span = tracing::Span::current();
+        span.record("backup_request_id", status.backup_request_id.as_str());
+        span.record("trace_id", trace.trace_id());
         let event = DomainEvent {
             message_id: MessageId::generate(),
             event_type: EventType::StoreStatusReceived,
             occurred_at: now(),
             backup_request_id: status.backup_request_id.clone(),
             data: serde_json::to_value(&status).map_err(|e| DomainError::Unexpected(e.into()))?,
-            traceparent: Some(TraceParent::new_root()),
+            traceparent: Some(trace),
         };
         self.bus.publish(std::slice::from_ref(&event)).await?;
         self.inbox.delete(message).await?;
-        tracing::info!(backup_request_id = %status.backup_request_id, "store status forwarded");
+        tracing::info!("store status forwarded");
         Ok(true)
     }
 }
@@ -163,5 +194,42 @@ mod tests {
         assert_eq!(forward.poll(32, Duration::from_secs(30)).await.unwrap().left, 1);
         assert_eq!(inbox.messages.lock().unwrap().len(), 1);
         assert!(inbox.deleted.lock().unwrap().is_empty());
+    }
+
+    /// Request traces kept in a map; `None` as the map plays a database outage.
+    struct Traces(Option<std::collections::HashMap<String, TraceParent>>);
+
+    #[async_trait::async_trait]
+    impl RequestTraces for Traces {
+        async fn trace_of(&self, id: &BackupRequestId) -> Result<Option<TraceParent>, DomainError> {
+            match &self.0 {
+                Some(traces) => Ok(traces.get(id.as_str()).cloned()),
+                None => Err(DomainError::unavailable(anyhow::anyhow!("database down"))),
+            }
+        }
+    }
+
+    async fn forwarded_trace(traces: Traces, text: String) -> TraceParent {
+        let (_, bus, forward) = setup(vec![message("m1", text, 1)]);
+        let forward = forward.continuing_traces(Arc::new(traces));
+        assert_eq!(forward.poll(32, Duration::from_secs(30)).await.unwrap().published, 1);
+        bus.published.lock().unwrap()[0].traceparent.clone().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_status_continues_the_trace_its_request_was_received_under() {
+        let (id, text) = valid_text();
+        let received = TraceParent::new_root();
+        let trace = forwarded_trace(Traces(Some([(id, received.clone())].into())), text).await;
+        assert_eq!(trace.trace_id(), received.trace_id());
+        assert_ne!(trace, received, "the status is a hop of its own");
+    }
+
+    #[tokio::test]
+    async fn a_status_whose_trace_cannot_be_found_is_still_forwarded_under_a_new_trace() {
+        let (_, text) = valid_text();
+        let unknown = forwarded_trace(Traces(Some(Default::default())), text.clone()).await;
+        let outage = forwarded_trace(Traces(None), text).await;
+        assert_ne!(unknown.trace_id(), outage.trace_id());
     }
 }
