@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use linebacker_azure_queue::AzureStatusInbox;
 use linebacker_domain::usecase::ForwardStatuses;
-use linebacker_worker::{Host, run_worker};
+use linebacker_worker::{Host, poll_with_backoff, run_worker};
 
 const IDLE_START: Duration = Duration::from_millis(100);
 
@@ -26,25 +26,20 @@ async fn listen(host: &Host) -> anyhow::Result<()> {
     }
     let settings = &host.settings.interface_listener;
     let forward = ForwardStatuses::new(Arc::new(inbox), host.bus.clone(), settings.max_dequeue_count);
-    let idle_max = Duration::from_millis(settings.idle_backoff_max_ms).max(IDLE_START);
     let visibility = Duration::from_secs(settings.visibility_timeout_secs);
-    let mut pause = IDLE_START;
-    while !host.shutdown.is_cancelled() {
+    let idle_max = Duration::from_millis(settings.idle_backoff_max_ms);
+    poll_with_backoff(&host.shutdown, IDLE_START, idle_max, || async {
         match forward.poll(settings.batch_size, visibility).await {
-            Ok(done) if done.taken() > 0 => {
-                pause = IDLE_START;
+            Ok(done) => {
                 host.stats.record_forwarded(&done);
-                // Something arrived: ask again at once.
-                continue;
+                done.taken() > 0
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(error = %error, "cannot read the status queue"),
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot read the status queue");
+                false
+            }
         }
-        tokio::select! {
-            _ = host.shutdown.cancelled() => break,
-            _ = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(idle_max);
-    }
+    })
+    .await;
     Ok(())
 }

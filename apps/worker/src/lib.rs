@@ -3,10 +3,13 @@
 //! builds the adapters from settings and stops gracefully, and the zpages.
 
 pub mod consumer;
+pub mod correlate;
 pub mod host;
+mod polling;
 mod retry;
 mod zpages;
 
 pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
 pub use host::{Host, pg_config, rabbit_settings, run_worker};
+pub use polling::poll_with_backoff;
 pub use retry::retry_until_done;
