@@ -131,7 +131,8 @@ pub async fn consume(
                     })
                     .filter_map(|item| std::future::ready(item.ok()))
                     .for_each_concurrent(usize::from(config.prefetch), |delivery| {
-                        process(delivery, handler.as_ref(), &config, &stats)
+                        let span = crate::correlate::message_span(config.queue, &delivery.event);
+                        tracing::Instrument::instrument(process(delivery, handler.as_ref(), &config, &stats), span)
                     })
                     .await;
             }
