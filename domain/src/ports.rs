@@ -232,8 +232,8 @@ pub trait PendingRequests: Send + Sync {
     /// as they are) and store the event in the outbox; every other entry
     /// (the request moved on since it was read) MUST be left out. Returns the
     /// ids it re-emitted. Because a re-emitted request counts as changed
-    /// after `cutoff`, a second call with the same cutoff re-emits it again
-    /// never.
+    /// after `cutoff`, a later call with the same cutoff never re-emits it
+    /// again.
     async fn reemit(
         &self,
         cutoff: DateTime<Utc>,

@@ -8,16 +8,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::error::DomainError;
 use crate::event::DomainEvent;
 use crate::external::{BackupJob, InterfaceRequest};
 use crate::ports::{
-    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, InboxMessage,
-    MessageBus, StatusInbox, Stored, Subscription, WorkQueue,
+    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, HeldLock, InboxMessage,
+    MessageBus, PendingRequests, RecoveryLock, Reemission, StatusInbox, Stored, Subscription, Timer,
+    WorkQueue,
 };
 use crate::request::{
-    Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode,
+    Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode, now,
 };
 
 #[derive(Default)]
@@ -26,6 +28,14 @@ struct State {
     keys: HashMap<(String, IdempotencyKey), BackupRequestId>,
     backups: HashMap<BackupRequestId, Backup>,
     outbox: Vec<DomainEvent>,
+    /// When each request last changed (`updated_at`), for recovery.
+    touched: HashMap<BackupRequestId, DateTime<Utc>>,
+}
+
+impl State {
+    fn touch(&mut self, id: &BackupRequestId, at: DateTime<Utc>) {
+        self.touched.insert(id.clone(), at);
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +84,7 @@ impl BackupRequestRepository for InMemoryStore {
             state.keys.insert(scoped, request.backup_request_id.clone());
         }
         state.requests.insert(request.backup_request_id.clone(), request.clone());
+        state.touch(&request.backup_request_id, now());
         state.outbox.extend_from_slice(events);
         Ok(Stored::Created)
     }
@@ -98,6 +109,7 @@ impl BackupRequestRepository for InMemoryStore {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
         }
         *stored = request.clone();
+        state.touch(id, now());
         state.outbox.extend_from_slice(events);
         Ok(())
     }
@@ -124,6 +136,7 @@ impl BackupRepository for InMemoryStore {
         }
         state.requests.insert(id.clone(), request.clone());
         state.backups.insert(id.clone(), backup.clone());
+        state.touch(id, now());
         state.outbox.extend_from_slice(events);
         Ok(())
     }
@@ -132,7 +145,13 @@ impl BackupRepository for InMemoryStore {
 impl InMemoryStore {
     /// Puts a request in place as it stands, with a Backup if given.
     pub fn put(&self, request: BackupRequest, backup: Option<Backup>) {
+        self.put_touched(request, backup, now());
+    }
+
+    /// Puts a request in place as last changed at `at`.
+    pub fn put_touched(&self, request: BackupRequest, backup: Option<Backup>, at: DateTime<Utc>) {
         if let Ok(mut state) = self.state.lock() {
+            state.touch(&request.backup_request_id, at);
             if let Some(backup) = backup {
                 state.backups.insert(request.backup_request_id.clone(), backup);
             }
@@ -146,6 +165,98 @@ impl InMemoryStore {
 
     pub fn request(&self, id: &BackupRequestId) -> Option<BackupRequest> {
         self.state.lock().ok().and_then(|s| s.requests.get(id).cloned())
+    }
+}
+
+#[async_trait]
+impl PendingRequests for InMemoryStore {
+    async fn pending_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<&BackupRequestId>,
+        limit: u32,
+    ) -> Result<Vec<BackupRequest>, DomainError> {
+        let state = self.state()?;
+        let mut pending: Vec<BackupRequest> = state
+            .requests
+            .values()
+            .filter(|r| r.status().is_pending_in_linebacker())
+            .filter(|r| state.touched.get(&r.backup_request_id).is_some_and(|at| *at < cutoff))
+            .filter(|r| after.is_none_or(|after| r.backup_request_id.as_str() > after.as_str()))
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| a.backup_request_id.as_str().cmp(b.backup_request_id.as_str()));
+        pending.truncate(limit as usize);
+        Ok(pending)
+    }
+
+    async fn reemit(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: &[Reemission],
+    ) -> Result<Vec<BackupRequestId>, DomainError> {
+        let mut state = self.state()?;
+        let mut done = Vec::new();
+        for entry in batch {
+            let id = &entry.event.backup_request_id;
+            let still_waiting = state.requests.get(id).is_some_and(|r| r.status() == entry.expected)
+                && state.touched.get(id).is_some_and(|at| *at < cutoff);
+            if still_waiting {
+                state.touch(id, now());
+                state.outbox.push(entry.event.clone());
+                done.push(id.clone());
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// A recovery lock within one process: one holder at a time.
+#[derive(Default)]
+pub struct FakeLock {
+    held: std::sync::Arc<AtomicBool>,
+}
+
+impl FakeLock {
+    pub fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+}
+
+struct FakeHeldLock(std::sync::Arc<AtomicBool>);
+
+#[async_trait]
+impl HeldLock for FakeHeldLock {
+    async fn release(self: Box<Self>) {}
+}
+
+impl Drop for FakeHeldLock {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl RecoveryLock for FakeLock {
+    async fn try_lock(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError> {
+        let taken = self.held.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok();
+        Ok(taken.then(|| Box::new(FakeHeldLock(self.held.clone())) as Box<dyn HeldLock>))
+    }
+}
+
+/// tokio's timer (pause it with `start_paused`), recording every pause.
+#[derive(Default)]
+pub struct RecordingTimer {
+    pub pauses: Mutex<Vec<Duration>>,
+}
+
+#[async_trait]
+impl Timer for RecordingTimer {
+    async fn sleep(&self, duration: Duration) {
+        if let Ok(mut pauses) = self.pauses.lock() {
+            pauses.push(duration);
+        }
+        tokio::time::sleep(duration).await;
     }
 }
 

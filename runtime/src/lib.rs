@@ -4,6 +4,8 @@
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod timer;
 
 pub use settings::{ConfigError, Settings};
 pub use shutdown::shutdown_on_signals;
+pub use timer::TokioTimer;

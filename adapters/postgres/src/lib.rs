@@ -3,6 +3,7 @@
 
 mod error;
 mod outbox;
+mod recovery;
 mod rows;
 mod store;
 

@@ -6,6 +6,7 @@ mod create_request;
 mod forward_statuses;
 mod get_request;
 mod receive_status;
+mod recover_pending;
 mod send_to_interface;
 
 pub use check_allowed::CheckAllowed;
@@ -13,6 +14,7 @@ pub use create_request::{CreateBackupRequest, Created};
 pub use forward_statuses::{ForwardStatuses, Forwarded};
 pub use get_request::{BackupRequestView, GetBackupRequest};
 pub use receive_status::ReceiveStatus;
+pub use recover_pending::{RecoverPending, Recovery, RecoverySummary};
 pub use send_to_interface::SendToInterface;
 
 use async_trait::async_trait;

@@ -1,0 +1,141 @@
+//! Recovery's view of the store (SPEC §6): the requests waiting in linebacker,
+//! their re-emission through the outbox, and the recovery lock.
+//!
+//! The lock is a session-level PostgreSQL advisory lock
+//! (`pg_try_advisory_lock`) taken on a connection of its own, outside the
+//! pool, and held for the whole pass: every receiver on the same database
+//! competes for the same key, and if the holder dies its session ends and
+//! PostgreSQL frees the lock. Should that connection break in the middle of a
+//! pass, another receiver may start a pass of its own; the `updated_at` guard
+//! of `reemit` still keeps a request re-emitted by the first from being
+//! re-emitted by the second, unless the second started after that.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use linebacker_domain::ports::{HeldLock, PendingRequests, RecoveryLock, Reemission};
+use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, StatusTypeCode};
+use sqlx::{Connection, PgConnection};
+use tracing::instrument;
+
+use crate::error::map_sqlx_error;
+use crate::outbox::insert_events;
+use crate::rows::{RequestRow, request_columns};
+use crate::store::PgStore;
+
+/// The advisory lock key of recovery ("lbrecovr" in ASCII). Advisory locks
+/// are per database, so test databases on one server do not compete.
+const RECOVERY_LOCK_KEY: i64 = 0x6c62_7265_636f_7672;
+
+/// How long taking the lock may wait for its connection.
+const LOCK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The statuses recovery looks for, as the domain defines them.
+fn pending_statuses() -> Vec<&'static str> {
+    StatusTypeCode::ALL.iter().filter(|s| s.is_pending_in_linebacker()).map(|s| s.as_str()).collect()
+}
+
+#[async_trait]
+impl PendingRequests for PgStore {
+    async fn pending_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<&BackupRequestId>,
+        limit: u32,
+    ) -> Result<Vec<BackupRequest>, DomainError> {
+        sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM backup_requests WHERE status_type_code = ANY($1) AND updated_at < $2 \
+             AND ($3::text IS NULL OR backup_request_id > $3) ORDER BY backup_request_id LIMIT $4"
+        ))
+        .bind(pending_statuses())
+        .bind(cutoff)
+        .bind(after.map(BackupRequestId::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_sqlx_error)?
+        .into_iter()
+        .map(BackupRequest::try_from)
+        .collect()
+    }
+
+    #[instrument(skip_all, fields(count = batch.len()))]
+    async fn reemit(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: &[Reemission],
+    ) -> Result<Vec<BackupRequestId>, DomainError> {
+        let ids: Vec<&str> = batch.iter().map(|entry| entry.event.backup_request_id.as_str()).collect();
+        let statuses: Vec<&str> = batch.iter().map(|entry| entry.expected.as_str()).collect();
+        let mut tx = self.pool().begin().await.map_err(map_sqlx_error)?;
+        // GREATEST: the touched row counts as changed after the cutoff even if
+        // the database's clock is behind the receiver's.
+        let touched: Vec<String> = sqlx::query_scalar(
+            "UPDATE backup_requests r SET updated_at = GREATEST(now(), $3) \
+             FROM unnest($1::text[], $2::text[]) AS b(id, status) \
+             WHERE r.backup_request_id = b.id AND r.status_type_code = b.status AND r.updated_at < $3 \
+             RETURNING r.backup_request_id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let touched: HashSet<String> = touched.into_iter().collect();
+        let (events, done): (Vec<_>, Vec<_>) = batch
+            .iter()
+            .filter(|entry| touched.contains(entry.event.backup_request_id.as_str()))
+            .map(|entry| (entry.event.clone(), entry.event.backup_request_id.clone()))
+            .unzip();
+        insert_events(&mut tx, &events).await.map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(done)
+    }
+}
+
+#[async_trait]
+impl RecoveryLock for PgStore {
+    async fn try_lock(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError> {
+        let options = self.pool().connect_options();
+        let mut connection = tokio::time::timeout(LOCK_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| DomainError::unavailable(anyhow::anyhow!("connecting for the recovery lock timed out")))?
+            .map_err(map_sqlx_error)?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RECOVERY_LOCK_KEY)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(map_sqlx_error)?;
+        if taken {
+            Ok(Some(Box::new(PgHeldLock { connection })))
+        } else {
+            let _ = connection.close().await;
+            Ok(None)
+        }
+    }
+}
+
+/// The lock's own session: dropping it closes the connection, which frees
+/// the lock on the server.
+struct PgHeldLock {
+    connection: PgConnection,
+}
+
+#[async_trait]
+impl HeldLock for PgHeldLock {
+    async fn release(mut self: Box<Self>) {
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(RECOVERY_LOCK_KEY)
+            .execute(&mut self.connection)
+            .await;
+        if let Err(error) = unlocked {
+            tracing::warn!(error = %error, "unlocking recovery failed; closing its session frees the lock");
+        }
+        let _ = self.connection.close().await;
+    }
+}

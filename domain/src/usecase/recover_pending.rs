@@ -1,0 +1,148 @@
+//! Recovery (SPEC §6): requests left waiting in linebacker (`Received` or
+//! `Allowed`) since before a cutoff get their next step's event again, through
+//! the outbox, so a message lost with a crashed process or a restored
+//! database does not strand them. The consumers are idempotent, so an event
+//! that was not lost after all costs nothing but a skipped message.
+//!
+//! Contract of a pass:
+//! - it runs only while holding the `RecoveryLock`: of several receivers
+//!   starting at once one recovers and the others return `Busy`;
+//! - it pages through the pending requests by id and re-emits each batch in
+//!   one transaction that marks the requests changed, so within a pass (and
+//!   in any later pass with the same or an earlier cutoff) a request is
+//!   re-emitted at most once;
+//! - it never changes a request's status;
+//! - it is paced: at most about `per_second` requests a second, so a large
+//!   backlog does not flood the workers of a system that has just started.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tracing::instrument;
+
+use crate::error::DomainError;
+use crate::event::{DomainEvent, EventType};
+use crate::ports::{PendingRequests, RecoveryLock, Reemission, Timer};
+use crate::request::{BackupRequest, StatusTypeCode};
+use crate::trace::TraceParent;
+
+/// The most requests read and re-emitted in one transaction.
+const MAX_BATCH: u32 = 100;
+
+/// What one recovery pass did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverySummary {
+    /// Requests last changed before this were considered.
+    pub cutoff: DateTime<Utc>,
+    /// Requests re-emitted, in all and by the status they wait in.
+    pub reemitted: u64,
+    pub received: u64,
+    pub allowed: u64,
+    /// Requests read as pending that moved on before their batch was written.
+    pub skipped: u64,
+    pub batches: u64,
+}
+
+/// The outcome of asking for a recovery pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    Completed(RecoverySummary),
+    /// Another holder of the recovery lock is recovering; nothing was done.
+    Busy,
+}
+
+pub struct RecoverPending {
+    requests: Arc<dyn PendingRequests>,
+    lock: Arc<dyn RecoveryLock>,
+    timer: Arc<dyn Timer>,
+    per_second: u32,
+}
+
+/// The event that restarts the next step of a request waiting in `status`.
+fn next_step_event(status: StatusTypeCode) -> Option<EventType> {
+    match status {
+        StatusTypeCode::Received => Some(EventType::BackupRequestReceived),
+        StatusTypeCode::Allowed => Some(EventType::BackupRequestAllowed),
+        _ => None,
+    }
+}
+
+fn reemission(request: &BackupRequest) -> Option<Reemission> {
+    let event_type = next_step_event(request.status())?;
+    Some(Reemission {
+        expected: request.status(),
+        // A fresh trace: the request's original one ended with the process
+        // that lost its message, and recovery is a story of its own.
+        event: DomainEvent::about(event_type, request, Some(&TraceParent::new_root())),
+    })
+}
+
+impl RecoverPending {
+    /// `per_second` of 0 is taken as 1.
+    pub fn new(
+        requests: Arc<dyn PendingRequests>,
+        lock: Arc<dyn RecoveryLock>,
+        timer: Arc<dyn Timer>,
+        per_second: u32,
+    ) -> Self {
+        Self { requests, lock, timer, per_second: per_second.max(1) }
+    }
+
+    /// Re-emits every request pending since before `cutoff`, unless another
+    /// pass holds the lock. The lock is freed when the pass ends, also when
+    /// it fails or its future is dropped (a stopping process).
+    #[instrument(skip(self))]
+    pub async fn execute(&self, cutoff: DateTime<Utc>) -> Result<Recovery, DomainError> {
+        let Some(lock) = self.lock.try_lock().await? else {
+            tracing::info!("another instance is recovering; this one skips recovery");
+            return Ok(Recovery::Busy);
+        };
+        let pass = self.pass(cutoff).await;
+        lock.release().await;
+        let summary = pass?;
+        tracing::info!(
+            reemitted = summary.reemitted,
+            received = summary.received,
+            allowed = summary.allowed,
+            skipped = summary.skipped,
+            "recovery pass done"
+        );
+        Ok(Recovery::Completed(summary))
+    }
+
+    async fn pass(&self, cutoff: DateTime<Utc>) -> Result<RecoverySummary, DomainError> {
+        let batch_size = self.per_second.min(MAX_BATCH);
+        let mut summary =
+            RecoverySummary { cutoff, reemitted: 0, received: 0, allowed: 0, skipped: 0, batches: 0 };
+        let mut after = None;
+        loop {
+            let page = self.requests.pending_before(cutoff, after.as_ref(), batch_size).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.backup_request_id.clone());
+            let batch: Vec<Reemission> = page.iter().filter_map(reemission).collect();
+            let done = self.requests.reemit(cutoff, &batch).await?;
+            for entry in batch.iter().filter(|entry| done.contains(&entry.event.backup_request_id)) {
+                tracing::info!(backup_request_id = %entry.event.backup_request_id, event = %entry.event.event_type, "re-emitted");
+                match entry.expected {
+                    StatusTypeCode::Received => summary.received += 1,
+                    _ => summary.allowed += 1,
+                }
+            }
+            summary.reemitted += done.len() as u64;
+            summary.skipped += (page.len() - done.len()) as u64;
+            summary.batches += 1;
+            if page.len() < batch_size as usize {
+                break;
+            }
+            // Pace by what this batch could have sent: `per_second` a second.
+            self.timer.sleep(Duration::from_secs_f64(page.len() as f64 / f64::from(self.per_second))).await;
+        }
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests;
