@@ -3,6 +3,8 @@
 //!
 //! Nothing here performs I/O. Adapters implement the ports; apps wire them.
 
+pub mod backoff;
+pub mod dead_letter;
 pub mod error;
 pub mod event;
 pub mod external;

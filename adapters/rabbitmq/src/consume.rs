@@ -6,19 +6,16 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Consumer};
 use linebacker_domain::ports::{Delivery, MalformedMessage, Subscription, WorkQueue};
 use linebacker_domain::{DomainError, DomainEvent, TraceParent};
 
 use crate::errors::{unavailable, within};
+use crate::headers::{attempt, header_text};
 use crate::link::Shared;
 use crate::publish::{REQUEST_ID_HEADER, TRACEPARENT_HEADER};
 use crate::settle::RabbitSettle;
-
-/// Set by quorum queues on every redelivery: how often the message was
-/// handed out before.
-pub(crate) const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
 
 /// What the subscription stream carries from one delivery to the next.
 struct Consuming {
@@ -114,33 +111,6 @@ fn decode(queue: WorkQueue, body: &[u8], properties: &BasicProperties) -> Result
     }
     event.traceparent = header_text(properties, TRACEPARENT_HEADER).as_deref().and_then(TraceParent::parse);
     Ok(event)
-}
-
-/// 1 on the first delivery; quorum queues count the deliveries before.
-fn attempt(properties: &BasicProperties) -> u32 {
-    let before = match header(properties, DELIVERY_COUNT_HEADER) {
-        Some(AMQPValue::LongLongInt(n)) => *n,
-        Some(AMQPValue::LongInt(n)) => i64::from(*n),
-        Some(AMQPValue::LongUInt(n)) => i64::from(*n),
-        Some(AMQPValue::ShortInt(n)) => i64::from(*n),
-        Some(AMQPValue::ShortUInt(n)) => i64::from(*n),
-        Some(AMQPValue::ShortShortInt(n)) => i64::from(*n),
-        Some(AMQPValue::ShortShortUInt(n)) => i64::from(*n),
-        _ => 0,
-    };
-    u32::try_from(before.max(0)).unwrap_or(u32::MAX).saturating_add(1)
-}
-
-fn header<'a>(properties: &'a BasicProperties, key: &str) -> Option<&'a AMQPValue> {
-    properties.headers().as_ref()?.inner().get(key)
-}
-
-fn header_text(properties: &BasicProperties, key: &str) -> Option<String> {
-    match header(properties, key)? {
-        AMQPValue::LongString(text) => String::from_utf8(text.as_bytes().to_vec()).ok(),
-        AMQPValue::ShortString(text) => Some(text.as_str().to_owned()),
-        _ => None,
-    }
 }
 
 /// Names the consumer after the process, for the management UI.

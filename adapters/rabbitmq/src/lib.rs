@@ -1,13 +1,16 @@
 //! RabbitMQ adapter: the `MessageBus` port on AMQP 0.9.1 (lapin), with the
 //! topology of SPEC §4, persistent messages published with confirms, manual
-//! acknowledgements and dead-letter queues.
+//! acknowledgements, delay queues for retries with backoff, and dead-letter
+//! queues with the operations to list, replay and purge them.
 //!
 //! The bus connects lazily and reconnects on demand, so a process can start
 //! while the broker is down; whatever the broker cannot do in time is
 //! `DomainError::Unavailable`, never a hang or a panic.
 
 mod consume;
+mod dead_letters;
 mod errors;
+mod headers;
 mod link;
 mod publish;
 mod settings;
@@ -24,7 +27,8 @@ use crate::errors::within;
 use crate::link::Shared;
 use crate::publish::event_message;
 
-pub use crate::settings::RabbitSettings;
+pub use crate::dead_letters::RabbitDeadLetters;
+pub use crate::settings::{DEFAULT_RETRY_LEVELS, RabbitSettings};
 
 /// The bus. Clones share one connection.
 #[derive(Clone)]
@@ -51,6 +55,19 @@ impl RabbitBus {
             topology.declare(&channel).await
         })
         .await
+    }
+
+    /// The dead-letter queue of `queue`, for operators.
+    pub fn dead_letters(&self, queue: WorkQueue) -> RabbitDeadLetters {
+        RabbitDeadLetters { shared: self.shared.clone(), queue }
+    }
+
+    /// Every broker name of `queue`: the work queue, its dead-letter queue
+    /// and its delay queues (for tests' clean-up and for operators), or
+    /// none when the settings are invalid.
+    pub fn queue_names(&self, queue: WorkQueue) -> Vec<String> {
+        let Ok(topology) = self.shared.topology() else { return Vec::new() };
+        topology.queue(queue).all().map(ToString::to_string).collect()
     }
 
     /// Whether the connection is up, for readiness probes.

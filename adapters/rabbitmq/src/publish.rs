@@ -8,7 +8,7 @@ use linebacker_domain::{DomainError, DomainEvent};
 
 use crate::errors::within;
 use crate::link::Shared;
-use crate::topology::text;
+use crate::headers::text;
 
 pub(crate) const TRACEPARENT_HEADER: &str = "traceparent";
 pub(crate) const REQUEST_ID_HEADER: &str = "x-backup-request-id";

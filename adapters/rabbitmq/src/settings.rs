@@ -3,6 +3,18 @@
 use std::fmt;
 use std::time::Duration;
 
+use linebacker_domain::backoff::RetryPolicy;
+
+/// The delay queues every work queue gets by default: a retried message
+/// waits in the shortest one at least as long as its backoff.
+pub const DEFAULT_RETRY_LEVELS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+];
+
 #[derive(Clone)]
 pub struct RabbitSettings {
     /// `amqp://user:password@host:port/vhost`. Append `?heartbeat=10` to
@@ -18,9 +30,14 @@ pub struct RabbitSettings {
     pub connect_timeout: Duration,
     /// The longest a batch of publisher confirms may take.
     pub confirm_timeout: Duration,
-    /// How long a retried message waits before it is handed back to the
-    /// broker, so that a failing message does not spin.
+    /// How long a message whose retry or dead-letter copy the broker did
+    /// not confirm waits before it is handed back, so that it does not spin.
     pub retry_pause: Duration,
+    /// The backoff of retried messages.
+    pub retry: RetryPolicy,
+    /// The delays of the per-queue delay queues (`<queue>.retry.<delay>`),
+    /// ascending. Part of the topology: changing them declares new queues.
+    pub retry_levels: Vec<Duration>,
     /// Shown in the RabbitMQ management UI, e.g. `http-receiver-0`.
     pub connection_name: String,
 }
@@ -34,6 +51,8 @@ impl Default for RabbitSettings {
             connect_timeout: Duration::from_secs(5),
             confirm_timeout: Duration::from_secs(10),
             retry_pause: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+            retry_levels: DEFAULT_RETRY_LEVELS.to_vec(),
             connection_name: "linebacker".to_owned(),
         }
     }
@@ -49,6 +68,8 @@ impl fmt::Debug for RabbitSettings {
             .field("connect_timeout", &self.connect_timeout)
             .field("confirm_timeout", &self.confirm_timeout)
             .field("retry_pause", &self.retry_pause)
+            .field("retry", &self.retry)
+            .field("retry_levels", &self.retry_levels)
             .field("connection_name", &self.connection_name)
             .finish()
     }

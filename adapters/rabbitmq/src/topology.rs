@@ -1,17 +1,50 @@
 //! The exchange and queues of SPEC §4 under the configured names, and
 //! declaring them. Declaring is idempotent: the same arguments every time.
+//!
+//! Besides its dead-letter queue, each work queue has a few delay queues
+//! (`<queue>.retry.1s`, `.5s`, …), one per configured retry level. RabbitMQ
+//! 3.10 has no delayed delivery, so a retried message is parked in one of
+//! them; the queue's TTL (the same for every message in it, so none blocks
+//! the head for longer than the rest) dead-letters it back to its work
+//! queue when its time is up.
+
+use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, ExchangeKind};
 use linebacker_domain::ports::WorkQueue;
 
+use crate::headers::text;
 use crate::settings::RabbitSettings;
 
 /// The broker names of one work queue.
 pub(crate) struct QueueNames {
     pub work: ShortString,
     pub dead: ShortString,
+    /// Ascending by delay, never empty.
+    pub delays: Vec<DelayQueue>,
+}
+
+/// A queue where retried messages wait `delay` before going back to work.
+pub(crate) struct DelayQueue {
+    pub delay: Duration,
+    pub name: ShortString,
+}
+
+impl QueueNames {
+    /// The delay queue for a backoff of `delay`: the shortest one that waits
+    /// at least that long (a message never comes back sooner than its
+    /// backoff says), or the longest one when none is long enough. `None`
+    /// only for no levels at all, which `Topology::new` refuses.
+    pub(crate) fn delay_queue(&self, delay: Duration) -> Option<&DelayQueue> {
+        self.delays.iter().find(|queue| queue.delay >= delay).or(self.delays.last())
+    }
+
+    /// Every queue of this work queue, for tests' clean-up and operators.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &ShortString> {
+        [&self.work, &self.dead].into_iter().chain(self.delays.iter().map(|queue| &queue.name))
+    }
 }
 
 /// Every name the bus uses, checked once: AMQP names are at most 255 bytes,
@@ -26,9 +59,19 @@ pub(crate) struct Topology {
 
 impl Topology {
     pub(crate) fn new(settings: &RabbitSettings) -> Result<Self, String> {
+        let mut levels = settings.retry_levels.clone();
+        levels.sort();
+        levels.dedup();
+        if levels.is_empty() || levels[0].is_zero() {
+            return Err("retry levels must be at least one delay, each longer than 0".to_owned());
+        }
         let names = |queue: WorkQueue| -> Result<QueueNames, String> {
             let work = format!("{}{}", settings.queue_prefix, queue.name());
-            Ok(QueueNames { dead: short(format!("{work}.dead"))?, work: short(work)? })
+            let delays = levels
+                .iter()
+                .map(|delay| Ok(DelayQueue { delay: *delay, name: short(format!("{work}.retry.{}", level_name(*delay)))? }))
+                .collect::<Result<_, String>>()?;
+            Ok(QueueNames { dead: short(format!("{work}.dead"))?, work: short(work)?, delays })
         };
         Ok(Self {
             exchange: short(settings.exchange.clone())?,
@@ -60,6 +103,11 @@ impl Topology {
             arguments.insert("x-dead-letter-exchange".into(), text(""));
             arguments.insert("x-dead-letter-routing-key".into(), text(names.dead.as_str()));
             channel.queue_declare(names.work.clone(), QueueDeclareOptions::durable(), arguments).await?;
+            for delay in &names.delays {
+                channel
+                    .queue_declare(delay.name.clone(), QueueDeclareOptions::durable(), delay_arguments(delay, &names.work))
+                    .await?;
+            }
             channel
                 .queue_bind(
                     names.work.clone(),
@@ -81,11 +129,73 @@ fn quorum() -> FieldTable {
     arguments
 }
 
-pub(crate) fn text(value: &str) -> AMQPValue {
-    AMQPValue::LongString(value.into())
+/// A durable quorum queue whose messages, after `delay`, go back to
+/// `work`. At-least-once dead-lettering (with `reject-publish`, which it
+/// requires) means a broker failure in between duplicates a retry rather
+/// than losing it; consumers are idempotent.
+fn delay_arguments(delay: &DelayQueue, work: &ShortString) -> FieldTable {
+    let mut arguments = quorum();
+    let ttl = i64::try_from(delay.delay.as_millis()).unwrap_or(i64::MAX);
+    arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
+    arguments.insert("x-dead-letter-exchange".into(), text(""));
+    arguments.insert("x-dead-letter-routing-key".into(), text(work.as_str()));
+    arguments.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+    arguments.insert("x-overflow".into(), text("reject-publish"));
+    arguments
+}
+
+/// `500ms`, `1s`, `2m`, `1h`: the largest whole unit.
+fn level_name(delay: Duration) -> String {
+    let ms = delay.as_millis();
+    match ms {
+        _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
 }
 
 fn short(name: String) -> Result<ShortString, String> {
     let length = name.len();
     ShortString::try_new(name).map_err(|_| format!("broker name of {length} bytes is longer than AMQP allows (255)"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn topology(levels_ms: &[u64]) -> Result<Topology, String> {
+        let retry_levels = levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect();
+        Topology::new(&RabbitSettings { queue_prefix: "t.".to_owned(), retry_levels, ..RabbitSettings::default() })
+    }
+
+    #[test]
+    fn delay_queues_are_named_after_their_delay_in_the_largest_whole_unit() {
+        let topology = topology(&[600_000, 1000, 250, 120_000, 7_200_000, 1000]).unwrap();
+        let names: Vec<_> =
+            topology.queue(WorkQueue::CheckAllowed).delays.iter().map(|q| q.name.to_string()).collect();
+        assert_eq!(
+            names,
+            ["t.check-allowed.retry.250ms", "t.check-allowed.retry.1s", "t.check-allowed.retry.2m", "t.check-allowed.retry.10m", "t.check-allowed.retry.2h"]
+        );
+    }
+
+    #[test]
+    fn a_backoff_waits_in_the_shortest_delay_queue_at_least_as_long_or_the_longest() {
+        let topology = topology(&[1000, 5000, 30_000]).unwrap();
+        let names = topology.queue(WorkQueue::ReceiveStatus);
+        let chosen = |ms: u64| names.delay_queue(Duration::from_millis(ms)).unwrap().delay.as_millis();
+        assert_eq!(chosen(0), 1000);
+        assert_eq!(chosen(1000), 1000);
+        assert_eq!(chosen(1001), 5000);
+        assert_eq!(chosen(29_000), 30_000);
+        assert_eq!(chosen(600_000), 30_000);
+    }
+
+    #[test]
+    fn no_retry_levels_or_a_zero_level_is_refused() {
+        assert!(topology(&[]).is_err());
+        assert!(topology(&[0, 1000]).is_err());
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, RECEIVE_TIMEOUT, delivers_within, header, next_delivery};
+use common::{Fixture, RECEIVE_TIMEOUT, RETRY_BASE, count_header, delivers_within, header, next_delivery};
 use lapin::BasicProperties;
 use linebacker_domain::ports::{Delivery, MalformedMessage, MessageBus, Subscription, WorkQueue};
 use linebacker_domain::{DomainEvent, EventType};
@@ -92,19 +92,77 @@ async fn a_dead_lettered_message_is_parked_on_the_dead_letter_queue_with_its_rea
 }
 
 #[tokio::test]
-async fn a_retried_message_comes_back_after_the_retry_pause_as_attempt_2() {
+async fn a_retried_message_comes_back_on_its_work_queue_after_its_delay_as_attempt_2_with_the_last_error() {
     let fixture = Fixture::new().await;
-    let (published, mut subscription, first) = one_delivery_from(&fixture, WorkQueue::ReceiveStatus).await;
+    let (published, subscription, first) = one_delivery_from(&fixture, WorkQueue::ReceiveStatus).await;
+    // Only the probe reads the work queue from here on, to see the headers.
+    drop(subscription);
 
     let retried_at = Instant::now();
     first.settle.retry("database unavailable").await.unwrap();
-    assert!(retried_at.elapsed() < fixture.settings.retry_pause, "retry must not block the caller");
+    assert!(retried_at.elapsed() < RETRY_BASE, "retry must not wait for the delay");
+
+    let work_queue = fixture.work_queue(WorkQueue::ReceiveStatus);
+    let back = fixture.probe.get(&work_queue, RECEIVE_TIMEOUT).await.unwrap().delivery;
+    let waited = retried_at.elapsed();
+    assert!(waited >= RETRY_BASE, "came back after {waited:?}");
+    assert!(waited < RETRY_BASE * 4, "came back after {waited:?}");
+    assert_eq!(back.data, published.to_json());
+    assert_eq!(count_header(&back.properties, "x-linebacker-attempt"), Some(2));
+    assert_eq!(header(&back.properties, "x-linebacker-last-error").as_deref(), Some("database unavailable"));
+    assert_eq!(header(&back.properties, "x-backup-request-id"), Some(published.backup_request_id.to_string()));
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn while_a_retried_message_waits_the_others_are_consumed_even_with_prefetch_1() {
+    let fixture = Fixture::new().await;
+    let failing = event(EventType::BackupRequestReceived);
+    fixture.bus.publish(std::slice::from_ref(&failing)).await.unwrap();
+    let mut subscription = fixture.bus.subscribe(WorkQueue::CheckAllowed, 1).await.unwrap();
+    let first = next_delivery(&mut subscription).await;
+    let retried_at = Instant::now();
+    first.settle.retry("backup job service unavailable").await.unwrap();
+
+    let others: Vec<_> = (0..3).map(|_| event(EventType::BackupRequestReceived)).collect();
+    fixture.bus.publish(&others).await.unwrap();
+    for other in &others {
+        let delivery = next_delivery(&mut subscription).await;
+        assert_eq!(delivery.event.as_ref(), Ok(other));
+        delivery.settle.ack().await.unwrap();
+    }
+    assert!(retried_at.elapsed() < RETRY_BASE, "the others waited {:?} behind the retry", retried_at.elapsed());
 
     let again = next_delivery(&mut subscription).await;
-    assert!(retried_at.elapsed() >= fixture.settings.retry_pause, "came back after {:?}", retried_at.elapsed());
+    assert!(retried_at.elapsed() >= RETRY_BASE, "came back after {:?}", retried_at.elapsed());
+    assert_eq!(again.event, Ok(failing));
     assert_eq!(again.attempt, 2);
-    assert_eq!(again.event, Ok(published));
     again.settle.ack().await.unwrap();
+    nothing_left_on(&fixture, subscription, WorkQueue::CheckAllowed).await;
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_dead_lettered_after_a_retry_carries_its_attempts_and_last_error() {
+    let fixture = Fixture::new().await;
+    let (published, mut subscription, first) = one_delivery_from(&fixture, WorkQueue::SendToInterface).await;
+    first.settle.retry("BZI queue unavailable").await.unwrap();
+    let second = next_delivery(&mut subscription).await;
+    assert_eq!(second.attempt, 2);
+
+    second.settle.dead_letter("gave up after 2 attempts: BZI queue unavailable").await.unwrap();
+
+    let dead_queue = fixture.dead_queue(WorkQueue::SendToInterface);
+    let parked = fixture.probe.get(&dead_queue, RECEIVE_TIMEOUT).await.unwrap().delivery;
+    assert_eq!(parked.data, published.to_json());
+    let properties = &parked.properties;
+    assert_eq!(count_header(properties, "x-linebacker-attempt"), Some(2));
+    assert_eq!(header(properties, "x-linebacker-last-error").as_deref(), Some("BZI queue unavailable"));
+    assert_eq!(
+        header(properties, "x-linebacker-reason").as_deref(),
+        Some("gave up after 2 attempts: BZI queue unavailable")
+    );
+    nothing_left_on(&fixture, subscription, WorkQueue::SendToInterface).await;
     fixture.cleanup().await;
 }
 

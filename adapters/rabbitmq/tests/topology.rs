@@ -34,7 +34,7 @@ fn argument(queue: &Value, name: &str) -> Value {
 }
 
 #[tokio::test]
-async fn declaring_the_topology_twice_makes_quorum_queues_bound_to_their_events() {
+async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bound_to_their_events() {
     let fixture = Fixture::new().await;
     assert!(!fixture.bus.is_connected(), "the bus must not connect before it is used");
 
@@ -54,6 +54,14 @@ async fn declaring_the_topology_twice_makes_quorum_queues_bound_to_their_events(
         assert_eq!(declared["durable"], true, "{declared}");
         assert_eq!(argument(declared, "x-dead-letter-exchange"), "", "{declared}");
         assert_eq!(argument(declared, "x-dead-letter-routing-key"), dead.as_str(), "{declared}");
+        let delays = ["400ms", "1s", "2s"].map(|level| row(&queues, "name", &format!("{work}.retry.{level}")));
+        for (delay, ttl) in delays.iter().zip([400, 1000, 2000]) {
+            assert_eq!(delay["type"], "quorum", "{delay}");
+            assert_eq!(delay["durable"], true, "{delay}");
+            assert_eq!(argument(delay, "x-message-ttl"), ttl, "{delay}");
+            assert_eq!(argument(delay, "x-dead-letter-exchange"), "", "{delay}");
+            assert_eq!(argument(delay, "x-dead-letter-routing-key"), work.as_str(), "{delay}");
+        }
         let declared_dead = row(&queues, "name", &dead);
         assert_eq!(declared_dead["type"], "quorum", "{declared_dead}");
         assert_eq!(declared_dead["durable"], true, "{declared_dead}");

@@ -9,7 +9,8 @@ use linebacker_domain::ports::{MalformedMessage, WorkQueue};
 use linebacker_domain::{DomainEvent, EventType, TraceParent};
 use linebacker_testkit::sample_event as event;
 
-use super::{DELIVERY_COUNT_HEADER, attempt, decode};
+use super::decode;
+use crate::headers::{ATTEMPT_HEADER, DELIVERY_COUNT_HEADER, attempt};
 use crate::publish::TRACEPARENT_HEADER;
 
 fn with_header(key: &str, value: AMQPValue) -> BasicProperties {
@@ -66,4 +67,15 @@ fn the_attempt_is_one_more_than_the_quorum_queues_delivery_count() {
     assert_eq!(attempt(&with_header(DELIVERY_COUNT_HEADER, AMQPValue::LongInt(4))), 5);
     assert_eq!(attempt(&with_header(DELIVERY_COUNT_HEADER, AMQPValue::LongLongInt(-3))), 1);
     assert_eq!(attempt(&with_header(DELIVERY_COUNT_HEADER, AMQPValue::LongLongInt(i64::MAX))), u32::MAX);
+}
+
+#[test]
+fn the_attempt_travels_in_its_header_and_counts_redeliveries_of_the_copy_on_top() {
+    assert_eq!(attempt(&with_header(ATTEMPT_HEADER, AMQPValue::LongUInt(3))), 3);
+    let mut headers = FieldTable::default();
+    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongLongInt(3));
+    headers.insert(DELIVERY_COUNT_HEADER.into(), AMQPValue::LongLongInt(1));
+    assert_eq!(attempt(&BasicProperties::default().with_headers(headers)), 4);
+    assert_eq!(attempt(&with_header(ATTEMPT_HEADER, AMQPValue::LongLongInt(0))), 1);
+    assert_eq!(attempt(&with_header(ATTEMPT_HEADER, AMQPValue::LongString("2".into()))), 1);
 }

@@ -8,12 +8,17 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use linebacker_domain::backoff::RetryPolicy;
 use linebacker_domain::ports::{Delivery, Subscription, WorkQueue};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{BrokerProbe, amqp_url, delete_exchange, unique_name};
 
 /// How long any receive may wait before the test fails.
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Short delays, so that retries come back within a test: a first retry
+/// waits 400 ms exactly (no jitter), the delay queues are 400 ms, 1 s, 2 s.
+pub const RETRY_BASE: Duration = Duration::from_millis(400);
 
 pub struct Fixture {
     pub bus: RabbitBus,
@@ -36,6 +41,8 @@ impl Fixture {
             connect_timeout: Duration::from_secs(2),
             confirm_timeout: Duration::from_secs(3),
             retry_pause: Duration::from_millis(300),
+            retry: RetryPolicy { base: RETRY_BASE, cap: Duration::from_secs(2), jitter: 0.0 },
+            retry_levels: vec![RETRY_BASE, Duration::from_secs(1), Duration::from_secs(2)],
             connection_name: "linebacker-rabbitmq-test".to_owned(),
         };
         let probe = BrokerProbe::connect().await.expect("the test broker is reachable");
@@ -51,7 +58,7 @@ impl Fixture {
     }
 
     fn queue_names(&self) -> Vec<String> {
-        WorkQueue::ALL.iter().flat_map(|q| [self.work_queue(*q), self.dead_queue(*q)]).collect()
+        WorkQueue::ALL.iter().flat_map(|q| self.bus.queue_names(*q)).collect()
     }
 
     pub async fn cleanup(mut self) {
@@ -98,6 +105,16 @@ pub async fn next_delivery(subscription: &mut Subscription) -> Delivery {
 /// Whether the subscription hands out anything within `wait`.
 pub async fn delivers_within(subscription: &mut Subscription, wait: Duration) -> bool {
     tokio::time::timeout(wait, subscription.next()).await.is_ok()
+}
+
+/// A header's whole-number value.
+pub fn count_header(properties: &lapin::BasicProperties, key: &str) -> Option<i64> {
+    match properties.headers().as_ref()?.inner().get(key)? {
+        lapin::types::AMQPValue::LongUInt(n) => Some(i64::from(*n)),
+        lapin::types::AMQPValue::LongLongInt(n) => Some(*n),
+        lapin::types::AMQPValue::LongInt(n) => Some(i64::from(*n)),
+        _ => None,
+    }
 }
 
 /// A header's text value.
