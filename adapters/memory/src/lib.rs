@@ -2,8 +2,9 @@
 //! no RabbitMQ) and for tests. It keeps the contract of the RabbitMQ adapter:
 //! the three work queues are fed by the same event types, a subscriber holds
 //! at most `prefetch` unsettled deliveries, `retry` brings a message back
-//! after a pause with its attempt raised, `dead_letter` parks it with its
-//! reason. Nothing survives the process.
+//! after the backoff of its attempt (the same `retry_delay` the broker's
+//! delay queues follow, on tokio timers) with its attempt raised,
+//! `dead_letter` parks it with its reason. Nothing survives the process.
 
 mod settle;
 
@@ -14,15 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use linebacker_domain::backoff::RetryPolicy;
 use linebacker_domain::ports::{Delivery, MessageBus, Subscription, WorkQueue};
 use linebacker_domain::{DomainError, DomainEvent};
 use tokio::sync::{Notify, Semaphore};
 
 use settle::MemorySettle;
-
-/// How long a retried message waits before it is handed out again, unless
-/// set with [`InMemoryBus::with_retry_pause`].
-pub const DEFAULT_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A message waiting in a work queue.
 #[derive(Debug, Clone)]
@@ -46,7 +44,7 @@ struct State {
 }
 
 struct Shared {
-    retry_pause: Duration,
+    retry: RetryPolicy,
     unavailable: AtomicBool,
     state: Mutex<State>,
 }
@@ -64,14 +62,21 @@ impl Default for InMemoryBus {
 }
 
 impl InMemoryBus {
+    /// A bus retrying with the default backoff.
     pub fn new() -> Self {
-        Self::with_retry_pause(DEFAULT_RETRY_PAUSE)
+        Self::with_retry_policy(RetryPolicy::default())
     }
 
-    pub fn with_retry_pause(retry_pause: Duration) -> Self {
+    /// A bus whose retried messages come back after exactly `pause`, every
+    /// attempt (no growth, no jitter): for tests.
+    pub fn with_retry_pause(pause: Duration) -> Self {
+        Self::with_retry_policy(RetryPolicy { base: pause, cap: pause, jitter: 0.0 })
+    }
+
+    pub fn with_retry_policy(retry: RetryPolicy) -> Self {
         Self {
             shared: Arc::new(Shared {
-                retry_pause,
+                retry,
                 unavailable: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
             }),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use linebacker_domain::DomainError;
+use linebacker_domain::backoff::retry_delay;
 use linebacker_domain::ports::{Settle, WorkQueue};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -40,17 +41,19 @@ impl Settle for MemorySettle {
 
     async fn retry(mut self: Box<Self>, reason: &str) -> Result<(), DomainError> {
         let Some(mut pending) = self.settle() else { return Ok(()) };
+        let delay = retry_delay(pending.attempt, &self.shared.retry, rand::random::<f64>());
         tracing::info!(
             queue = self.queue.name(),
             backup_request_id = %pending.event.backup_request_id,
             attempt = pending.attempt,
             reason,
+            ?delay,
             "message will be retried"
         );
         pending.attempt += 1;
-        let (shared, queue, pause) = (self.shared.clone(), self.queue, self.shared.retry_pause);
+        let (shared, queue) = (self.shared.clone(), self.queue);
         tokio::spawn(async move {
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(delay).await;
             shared.enqueue(queue, pending);
         });
         Ok(())

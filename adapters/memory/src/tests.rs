@@ -10,6 +10,8 @@ use linebacker_domain::EventType;
 use linebacker_domain::ports::{Delivery, MessageBus, Subscription, WorkQueue};
 use linebacker_testkit::sample_event as event;
 
+use linebacker_domain::backoff::RetryPolicy;
+
 use crate::InMemoryBus;
 
 const PAUSE: Duration = Duration::from_secs(5);
@@ -75,6 +77,50 @@ async fn a_retried_message_comes_back_after_the_pause_with_its_attempt_raised() 
     let again = next(&mut subscription).await;
     assert_eq!(again.event, Ok(published));
     assert_eq!(again.attempt, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_back_off_exponentially_up_to_the_cap() {
+    let policy = RetryPolicy { base: Duration::from_secs(1), cap: Duration::from_secs(8), jitter: 0.0 };
+    let bus = InMemoryBus::with_retry_policy(policy);
+    bus.publish(&[event(EventType::BackupRequestAllowed)]).await.unwrap();
+    let mut subscription = bus.subscribe(WorkQueue::SendToInterface, 1).await.unwrap();
+
+    let mut delivery = next(&mut subscription).await;
+    let mut schedule = Vec::new();
+    for _ in 0..6 {
+        delivery.settle.retry("BZI down").await.unwrap();
+        let retried_at = tokio::time::Instant::now();
+        delivery = next(&mut subscription).await;
+        schedule.push((retried_at.elapsed().as_secs(), delivery.attempt));
+    }
+
+    assert_eq!(schedule, [(1, 2), (2, 3), (4, 4), (8, 5), (8, 6), (8, 7)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jittered_retries_come_back_within_the_jitter_bounds() {
+    let policy = RetryPolicy { base: Duration::from_secs(10), cap: Duration::from_secs(60), jitter: 0.5 };
+    let bus = InMemoryBus::with_retry_policy(policy);
+    let (low, high) = policy.bounds(1);
+    let events: Vec<_> = (0..50).map(|_| event(EventType::BackupRequestReceived)).collect();
+    bus.publish(&events).await.unwrap();
+    let mut subscription = bus.subscribe(WorkQueue::CheckAllowed, 50).await.unwrap();
+
+    let started = tokio::time::Instant::now();
+    for _ in 0..50 {
+        next(&mut subscription).await.settle.retry("job service down").await.unwrap();
+    }
+    let mut waits = Vec::new();
+    for _ in 0..50 {
+        let again = next(&mut subscription).await;
+        assert_eq!(again.attempt, 2);
+        waits.push(started.elapsed());
+        again.settle.ack().await.unwrap();
+    }
+
+    assert!(waits.iter().all(|wait| (low..=high).contains(wait)), "{low:?}..={high:?}: {waits:?}");
+    assert!(waits.first() < waits.last(), "jitter must spread the retries: {waits:?}");
 }
 
 #[tokio::test(start_paused = true)]
