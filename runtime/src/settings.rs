@@ -69,6 +69,7 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     pub recovery: RecoverySettings,
     pub worker: WorkerSettings,
+    pub breaker: BreakerSettings,
     pub interface_listener: InterfaceListenerSettings,
 }
 
@@ -187,6 +188,16 @@ pub struct WorkerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct BreakerSettings {
+    /// Consecutive `Unavailable` answers of a dependency that open its breaker.
+    pub failure_threshold: u32,
+    /// How long an opened breaker first pauses consumption.
+    pub open_ms: u64,
+    /// The longest pause (it doubles after each failed probe).
+    pub max_open_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct InterfaceListenerSettings {
     /// Messages taken per poll (Azure allows 1 to 32).
     pub batch_size: u32,
@@ -278,6 +289,12 @@ impl Settings {
         }
         if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
             return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
+        }
+        if self.breaker.failure_threshold == 0 {
+            return invalid("breaker.failure_threshold", "must be at least 1");
+        }
+        if self.breaker.open_ms == 0 || self.breaker.max_open_ms < self.breaker.open_ms {
+            return invalid("breaker.max_open_ms", "must be at least breaker.open_ms, which must be at least 1");
         }
         if self.worker.max_attempts == 0 {
             return invalid("worker.max_attempts", "must be at least 1");

@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
     run_worker("check-allowed", |host| async move {
         let service = &host.settings.backup_job_service;
         let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms))?;
-        let check = CheckAllowed::new(Arc::new(host.database.store()), Arc::new(jobs));
+        let check = CheckAllowed::new(host.store(), host.guarded("backup-job-service", jobs));
         host.consume(WorkQueue::CheckAllowed, Arc::new(check)).await;
         Ok(())
     })

@@ -15,8 +15,8 @@ async fn main() -> ExitCode {
     run_worker("receive-status", |host| async move {
         let service = &host.settings.backup_job_service;
         let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms))?;
-        let store = Arc::new(host.database.store());
-        let receive = ReceiveStatus::new(store.clone(), store, Arc::new(jobs));
+        let store = host.store();
+        let receive = ReceiveStatus::new(store.clone(), store, host.guarded("backup-job-service", jobs));
         host.consume(WorkQueue::ReceiveStatus, Arc::new(receive)).await;
         Ok(())
     })

@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
             // Sends fail (and are retried) until the queue service answers.
             tracing::warn!(error = %error, "cannot create the interface's request queue yet");
         }
-        let send = SendToInterface::new(Arc::new(host.database.store()), Arc::new(interface));
+        let send = SendToInterface::new(host.store(), host.guarded("interface-queue", interface));
         host.consume(WorkQueue::SendToInterface, Arc::new(send)).await;
         Ok(())
     })

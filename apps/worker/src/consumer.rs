@@ -16,6 +16,8 @@ use linebacker_domain::usecase::{Handled, MessageHandler};
 use linebacker_domain::{DomainError, DomainEvent};
 use tokio_util::sync::CancellationToken;
 
+use crate::breaker::{Breaker, Gate, combined_gate};
+
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     pub queue: WorkQueue,
@@ -106,20 +108,41 @@ const RESUBSCRIBE_CAP: Duration = Duration::from_secs(15);
 
 /// Consumes `config.queue` until `shutdown` is cancelled; then takes no new
 /// deliveries, finishes the ones in hand and returns. A lost subscription
-/// (broker restart) is renewed with backoff.
+/// (broker restart) is renewed with backoff. While one of `breakers` is open
+/// nothing is taken (deliveries not yet handled go back to the queue); when
+/// it turns half-open, one message at a time probes the dependency.
 pub async fn consume(
     bus: Arc<dyn MessageBus>,
     handler: Arc<dyn MessageHandler>,
     config: ConsumerConfig,
     stats: Arc<ConsumerStats>,
+    breakers: Vec<Arc<Breaker>>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = RESUBSCRIBE_START;
     while !shutdown.is_cancelled() {
-        match bus.subscribe(config.queue, config.prefetch).await {
+        let probing = match combined_gate(&breakers) {
+            Gate::OpenUntil(until) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep_until(until) => {}
+                }
+                continue;
+            }
+            Gate::Probe => true,
+            Gate::Closed => false,
+        };
+        let prefetch = if probing { 1 } else { config.prefetch };
+        match bus.subscribe(config.queue, prefetch).await {
             Ok(subscription) => {
                 backoff = RESUBSCRIBE_START;
-                tracing::info!(queue = config.queue.name(), "consuming");
+                tracing::info!(queue = config.queue.name(), prefetch, "consuming");
+                // Stop taking deliveries when the gate changes: a probe is
+                // one message; an opened breaker is none.
+                let unchanged = |_: &Delivery| {
+                    let gate = combined_gate(&breakers);
+                    std::future::ready(gate == if probing { Gate::Probe } else { Gate::Closed })
+                };
                 subscription
                     .take_until(shutdown.cancelled())
                     .take_while(|item| {
@@ -130,16 +153,18 @@ pub async fn consume(
                         std::future::ready(alive)
                     })
                     .filter_map(|item| std::future::ready(item.ok()))
-                    .for_each_concurrent(usize::from(config.prefetch), |delivery| {
+                    .take_while(unchanged)
+                    .for_each_concurrent(usize::from(prefetch), |delivery| {
                         let span = crate::correlate::message_span(config.queue, &delivery.event);
                         tracing::Instrument::instrument(process(delivery, handler.as_ref(), &config, &stats), span)
                     })
                     .await;
+                if shutdown.is_cancelled() || combined_gate(&breakers) != Gate::Closed || probing {
+                    // A gate change, not a failure: decide again at once.
+                    continue;
+                }
             }
             Err(error) => tracing::warn!(error = %error, queue = config.queue.name(), "cannot subscribe"),
-        }
-        if shutdown.is_cancelled() {
-            break;
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

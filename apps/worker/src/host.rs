@@ -7,22 +7,24 @@
 
 use std::future::Future;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use linebacker_azure_queue::QueueServiceConfig;
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
-use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
+use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::consumer::{ConsumerConfig, ConsumerStats, consume};
+use crate::guard::Guarded;
 use crate::retry::retry_until_done;
 use crate::zpages;
 
@@ -37,6 +39,8 @@ pub struct Host {
     pub stats: Arc<ConsumerStats>,
     rabbit: Option<RabbitBus>,
     stopping: AtomicBool,
+    /// One breaker per dependency the work needs, made by `breaker`.
+    breakers: Mutex<Vec<Arc<Breaker>>>,
 }
 
 impl Host {
@@ -59,7 +63,48 @@ impl Host {
             stats: Arc::new(ConsumerStats::default()),
             rabbit,
             stopping: AtomicBool::new(false),
+            breakers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The breaker of dependency `name`, made on first use. Every breaker of
+    /// the process gates its consumption.
+    pub fn breaker(&self, name: &'static str) -> Arc<Breaker> {
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = breakers.iter().find(|b| b.name == name) {
+            return existing.clone();
+        }
+        let settings = &self.settings.breaker;
+        let breaker = Arc::new(Breaker::new(
+            name,
+            BreakerConfig {
+                failure_threshold: settings.failure_threshold,
+                open_for: Duration::from_millis(settings.open_ms),
+                max_open_for: Duration::from_millis(settings.max_open_ms),
+            },
+        ));
+        breakers.push(breaker.clone());
+        breaker
+    }
+
+    /// `port` behind the breaker of dependency `name`.
+    pub fn guarded<T>(&self, name: &'static str, port: T) -> Arc<Guarded<T>> {
+        Arc::new(Guarded::new(port, self.breaker(name)))
+    }
+
+    /// The request and Backup repositories, behind the database's breaker.
+    pub fn store(&self) -> Arc<Guarded<PgStore>> {
+        self.guarded("database", self.database.store())
+    }
+
+    /// Every breaker's state, for health pages.
+    pub fn breaker_states(&self) -> serde_json::Value {
+        let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        breakers.iter().map(|b| (b.name.to_owned(), serde_json::Value::from(b.state_name()))).collect()
+    }
+
+    fn all_breakers(&self) -> Vec<Arc<Breaker>> {
+        self.breakers.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Whether this process's dependencies are usable now.
@@ -80,7 +125,8 @@ impl Host {
             max_attempts: self.settings.worker.max_attempts,
             not_found_grace: Duration::from_secs(self.settings.worker.not_found_grace_secs),
         };
-        consume(self.bus.clone(), handler, config, self.stats.clone(), self.shutdown.clone()).await;
+        let breakers = self.all_breakers();
+        consume(self.bus.clone(), handler, config, self.stats.clone(), breakers, self.shutdown.clone()).await;
     }
 
     /// Readies the database and the broker in the background, retrying

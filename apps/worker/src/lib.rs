@@ -2,7 +2,9 @@
 //! a use case's outcome into ack / retry / dead-letter, the process host that
 //! builds the adapters from settings and stops gracefully, and the zpages.
 
+pub mod breaker;
 pub mod consumer;
+pub mod guard;
 pub mod correlate;
 pub mod host;
 mod polling;

@@ -40,6 +40,7 @@ async fn healthz(state: web::Data<State>) -> HttpResponse {
         "uptimeSeconds": state.started.elapsed().as_secs(),
         "ready": host.is_ready().await,
         "messages": host.stats.snapshot(),
+        "breakers": host.breaker_states(),
     }))
 }
 

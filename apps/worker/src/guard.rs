@@ -1,0 +1,100 @@
+//! Ports wrapped in a circuit breaker: every call is passed on unchanged and
+//! its outcome recorded, so the breaker sees whether the dependency answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use linebacker_domain::external::{BackupJob, InterfaceRequest};
+use linebacker_domain::ports::{
+    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, InboxMessage, StatusInbox,
+    Stored,
+};
+use linebacker_domain::request::{Backup, IdempotencyKey};
+use linebacker_domain::{
+    BackupJobId, BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode,
+};
+
+use crate::breaker::Breaker;
+
+pub struct Guarded<T> {
+    inner: T,
+    breaker: Arc<Breaker>,
+}
+
+impl<T> Guarded<T> {
+    pub fn new(inner: T, breaker: Arc<Breaker>) -> Self {
+        Self { inner, breaker }
+    }
+
+    fn seen<R>(&self, outcome: Result<R, DomainError>) -> Result<R, DomainError> {
+        self.breaker.record(&outcome);
+        outcome
+    }
+}
+
+#[async_trait]
+impl<T: BackupRequestRepository> BackupRequestRepository for Guarded<T> {
+    async fn create(
+        &self,
+        request: &BackupRequest,
+        key: Option<&IdempotencyKey>,
+        events: &[DomainEvent],
+    ) -> Result<Stored, DomainError> {
+        self.seen(self.inner.create(request, key, events).await)
+    }
+
+    async fn find(&self, id: &BackupRequestId) -> Result<Option<BackupRequest>, DomainError> {
+        self.seen(self.inner.find(id).await)
+    }
+
+    async fn update(&self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
+        self.seen(self.inner.update(request, expected, events).await)
+    }
+}
+
+#[async_trait]
+impl<T: BackupRepository> BackupRepository for Guarded<T> {
+    async fn find_by_request(&self, id: &BackupRequestId) -> Result<Option<Backup>, DomainError> {
+        self.seen(self.inner.find_by_request(id).await)
+    }
+
+    async fn record_backup(
+        &self,
+        backup: &Backup,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+    ) -> Result<(), DomainError> {
+        self.seen(self.inner.record_backup(backup, request, expected, events).await)
+    }
+}
+
+#[async_trait]
+impl<T: BackupJobService> BackupJobService for Guarded<T> {
+    async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError> {
+        self.seen(self.inner.find_job(id).await)
+    }
+}
+
+#[async_trait]
+impl<T: BackupInterface> BackupInterface for Guarded<T> {
+    async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError> {
+        self.seen(self.inner.send(request).await)
+    }
+}
+
+#[async_trait]
+impl<T: StatusInbox> StatusInbox for Guarded<T> {
+    async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
+        self.seen(self.inner.receive(max, visibility_timeout).await)
+    }
+
+    async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
+        self.seen(self.inner.delete(message).await)
+    }
+
+    async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+        self.seen(self.inner.park(message, reason).await)
+    }
+}
