@@ -6,6 +6,7 @@ mod outbox;
 mod recovery;
 mod rows;
 mod store;
+mod traces;
 
 use std::time::Duration;
 

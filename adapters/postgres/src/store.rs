@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, Stored};
 use linebacker_domain::request::{Backup, IdempotencyKey};
-use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode};
+use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode, TraceParent};
 use sqlx::{PgPool, Postgres, Transaction};
 use tracing::instrument;
 
@@ -22,16 +22,25 @@ impl PgStore {
         Self { pool }
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, DomainError> {
         self.pool.begin().await.map_err(map_sqlx_error)
     }
 }
 
-async fn insert_request(tx: &mut Transaction<'_, Postgres>, r: &BackupRequest) -> Result<(), sqlx::Error> {
+/// Inserts a new request with the trace it is received under (`trace_parent`).
+async fn insert_request(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &BackupRequest,
+    trace: Option<&TraceParent>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(concat!(
         "INSERT INTO backup_requests (",
         request_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ", trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(r.backup_request_id.as_str())
     .bind(r.backup_job_id.as_str())
@@ -50,6 +59,7 @@ async fn insert_request(tx: &mut Transaction<'_, Postgres>, r: &BackupRequest) -
     .bind(r.not_allowed_reason.as_deref())
     .bind(r.retention.map(|t| days_column(t.days_to_keep)))
     .bind(r.retention.map(|t| t.hold_flag))
+    .bind(trace.map(ToString::to_string))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -126,7 +136,9 @@ impl BackupRequestRepository for PgStore {
         events: &[DomainEvent],
     ) -> Result<Stored, DomainError> {
         let mut tx = self.begin().await?;
-        insert_request(&mut tx, request).await.map_err(map_sqlx_error)?;
+        // The request's trace is the one its `BackupRequestReceived` carries.
+        let trace = events.iter().find_map(|event| event.traceparent.as_ref());
+        insert_request(&mut tx, request, trace).await.map_err(map_sqlx_error)?;
         if let Some(key) = idempotency_key {
             // A racing repeat waits here for the first to commit, then finds
             // the key taken: it rolls back and returns the original.

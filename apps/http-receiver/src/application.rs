@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use linebacker_domain::ports::MessageBus;
@@ -179,21 +179,7 @@ fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap_fn(|request, service| {
-                let (method, path) = (request.method().clone(), request.path().to_owned());
-                let started = std::time::Instant::now();
-                let response = service.call(request);
-                async move {
-                    let response = response.await?;
-                    tracing::info!(
-                        %method, %path,
-                        status = response.status().as_u16(),
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "http request"
-                    );
-                    Ok(response)
-                }
-            })
+            .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

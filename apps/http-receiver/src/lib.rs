@@ -5,6 +5,7 @@
 mod application;
 pub mod body;
 pub mod error;
+mod observe;
 mod routes;
 
 pub use application::Application;

@@ -25,7 +25,8 @@ async fn listen(host: &Host) -> anyhow::Result<()> {
         tracing::warn!(error = %error, "cannot create the status queues yet");
     }
     let settings = &host.settings.interface_listener;
-    let forward = ForwardStatuses::new(Arc::new(inbox), host.bus.clone(), settings.max_dequeue_count);
+    let forward = ForwardStatuses::new(Arc::new(inbox), host.bus.clone(), settings.max_dequeue_count)
+        .continuing_traces(Arc::new(host.database.store()));
     let visibility = Duration::from_secs(settings.visibility_timeout_secs);
     let idle_max = Duration::from_millis(settings.idle_backoff_max_ms);
     poll_with_backoff(&host.shutdown, IDLE_START, idle_max, || async {

@@ -6,11 +6,11 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey, RequesterId};
 use linebacker_domain::usecase::Created;
-use linebacker_domain::TraceParent;
 
 use super::ApiState;
 use crate::body::parse_new_request;
 use crate::error::{ApiError, ErrorCode};
+use crate::observe;
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -21,11 +21,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require_json(&request)?;
     let idempotency_key = idempotency_key(request.headers())?;
-    let trace = request
-        .headers()
-        .get("traceparent")
-        .and_then(|value| value.to_str().ok())
-        .and_then(TraceParent::parse);
+    let trace = Some(observe::trace_of(&request).unwrap_or_else(|| observe::incoming_trace(request.headers())));
     let body = read_body(&request, payload, state.body_limit_bytes).await?;
     // Auth is not wired yet (SPEC §8): every caller is anonymous.
     let new = parse_new_request(&body, RequesterId::anonymous())?;
@@ -35,6 +31,10 @@ pub async fn create(
         .on_main_runtime(async move { create.execute(new, idempotency_key, trace).await })
         .await?
         .map_err(|error| state.domain_error(error))?;
+    let stored = match &created {
+        Created::New(stored) | Created::Replayed(stored) => stored,
+    };
+    observe::record_request_id(stored.backup_request_id.as_str());
     Ok(match created {
         Created::New(stored) => stored_response(StatusCode::ACCEPTED, &stored),
         Created::Replayed(original) => stored_response(StatusCode::OK, &original),
@@ -43,6 +43,7 @@ pub async fn create(
 
 pub async fn get(path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
+    observe::record_request_id(&raw);
     // An id that could never have been assigned names nothing.
     let id = BackupRequestId::try_from(raw.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found")))?;

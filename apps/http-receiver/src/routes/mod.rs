@@ -65,6 +65,8 @@ impl ApiState {
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        // The span goes along, so the work's lines carry the request's trace.
+        let work = tracing::Instrument::instrument(work, tracing::Span::current());
         self.runtime.spawn(work).await.map_err(|error| {
             tracing::error!(error = %error, "answering 500: a request's task failed");
             ApiError::new(ErrorCode::Internal, "internal error")
