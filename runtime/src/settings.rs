@@ -69,6 +69,7 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     pub recovery: RecoverySettings,
     pub worker: WorkerSettings,
+    pub retry: RetrySettings,
     pub breaker: BreakerSettings,
     pub interface_listener: InterfaceListenerSettings,
 }
@@ -197,6 +198,19 @@ pub struct BreakerSettings {
     pub max_open_ms: u64,
 }
 
+/// The backoff of retried messages (SPEC §4): attempt `n` waits
+/// `min(cap_ms, base_ms · 2^(n-1))`, spread by `± jitter` of itself, rounded
+/// up to the next of `levels_ms` (the broker's delay queues).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetrySettings {
+    pub base_ms: u64,
+    pub cap_ms: u64,
+    /// A fraction from 0 to 1.
+    pub jitter: f64,
+    /// The delay queues each work queue gets, in milliseconds.
+    pub levels_ms: Vec<u64>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct InterfaceListenerSettings {
     /// Messages taken per poll (Azure allows 1 to 32).
@@ -298,6 +312,18 @@ impl Settings {
         }
         if self.worker.max_attempts == 0 {
             return invalid("worker.max_attempts", "must be at least 1");
+        }
+        if self.retry.base_ms == 0 {
+            return invalid("retry.base_ms", "must be at least 1");
+        }
+        if self.retry.cap_ms < self.retry.base_ms {
+            return invalid("retry.cap_ms", "must be at least retry.base_ms");
+        }
+        if !(0.0..=1.0).contains(&self.retry.jitter) {
+            return invalid("retry.jitter", "must be a fraction from 0 to 1");
+        }
+        if self.retry.levels_ms.is_empty() || self.retry.levels_ms.contains(&0) {
+            return invalid("retry.levels_ms", "must list at least one delay, each at least 1");
         }
         if !(1..=32).contains(&self.interface_listener.batch_size) {
             return invalid("interface_listener.batch_size", "must be from 1 to 32");
@@ -407,6 +433,21 @@ mod tests {
         assert!(error.contains("bus.kind"), "{error}");
         let error = load(&[("APP_ENV", "staging")]).unwrap_err().to_string();
         assert!(error.contains("APP_ENV"), "{error}");
+    }
+
+    #[test]
+    fn retry_settings_out_of_range_name_their_key() {
+        let settings = load(&[]).unwrap();
+        assert_eq!((settings.retry.base_ms, settings.retry.cap_ms, settings.retry.jitter), (1000, 600_000, 0.2));
+        for (key, value) in [
+            ("LINEBACKER__RETRY__JITTER", "1.5"),
+            ("LINEBACKER__RETRY__BASE_MS", "0"),
+            ("LINEBACKER__RETRY__CAP_MS", "10"),
+        ] {
+            let error = load(&[(key, value)]).unwrap_err().to_string();
+            let named = key.trim_start_matches("LINEBACKER__").replace("__", ".").to_lowercase();
+            assert!(error.contains(&named), "{key}: {error}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::BusKind;
-use linebacker_worker::{pg_config, rabbit_settings, retry_until_done};
+use linebacker_worker::{pg_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -76,7 +76,7 @@ impl Application {
                 let bus = Arc::new(RabbitBus::new(rabbit_settings(&settings, "http-receiver")));
                 (bus.clone(), Some(bus))
             }
-            BusKind::Memory => (Arc::new(InMemoryBus::new()), None),
+            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(retry_policy(&settings))), None),
         };
 
         let background = CancellationToken::new();

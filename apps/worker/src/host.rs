@@ -52,7 +52,7 @@ impl Host {
                 let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
                 (Arc::new(rabbit.clone()), Some(rabbit))
             }
-            BusKind::Memory => (Arc::new(InMemoryBus::new()), None),
+            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(retry_policy(&settings))), None),
         };
         Ok(Self {
             process,
@@ -168,6 +168,15 @@ pub fn pg_config(settings: &Settings) -> PgConfig {
     }
 }
 
+/// The backoff of retried messages, from `retry.*`.
+pub fn retry_policy(settings: &Settings) -> linebacker_domain::backoff::RetryPolicy {
+    linebacker_domain::backoff::RetryPolicy {
+        base: Duration::from_millis(settings.retry.base_ms),
+        cap: Duration::from_millis(settings.retry.cap_ms),
+        jitter: settings.retry.jitter,
+    }
+}
+
 pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
     RabbitSettings {
         url: settings.rabbitmq.url.expose_secret().to_owned(),
@@ -176,6 +185,8 @@ pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
         connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
         confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
         connection_name: settings.process_name(process),
+        retry: retry_policy(settings),
+        retry_levels: settings.retry.levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
         ..RabbitSettings::default()
     }
 }

@@ -12,6 +12,6 @@ mod retry;
 mod zpages;
 
 pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
-pub use host::{Host, pg_config, rabbit_settings, run_worker};
+pub use host::{Host, pg_config, rabbit_settings, retry_policy, run_worker};
 pub use polling::poll_with_backoff;
 pub use retry::retry_until_done;
