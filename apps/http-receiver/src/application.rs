@@ -9,11 +9,11 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use linebacker_domain::ports::MessageBus;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
+use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
-use linebacker_runtime::Settings;
+use linebacker_runtime::{Settings, TokioTimer};
 use linebacker_runtime::settings::BusKind;
 use linebacker_worker::{pg_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
@@ -64,6 +64,8 @@ impl Application {
     /// port), but connects to nothing yet: dependencies that are down at start
     /// are retried in the background while the API answers 503.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Recovery re-emits what was left waiting before this moment.
+        let started_at = linebacker_domain::request::now();
         // First, so that a taken port fails the start before anything runs.
         let listener = bind_api_port(&settings.http.host, settings.http.port)
             .with_context(|| format!("binding http.host:http.port = {}:{}", settings.http.host, settings.http.port))?;
@@ -102,9 +104,15 @@ impl Application {
 
         let stopping = CancellationToken::new();
         let store = Arc::new(database.store());
+        let per_second = settings.recovery.per_second;
+        let recover = Arc::new(RecoverPending::new(store.clone(), store.clone(), Arc::new(TokioTimer), per_second));
+        if settings.recovery.on_start {
+            crate::recovery::spawn_startup_recovery(recover.clone(), started_at, schema_ready.clone(), stopping.clone());
+        }
         let state = web::Data::new(ApiState {
             create: Arc::new(CreateBackupRequest::new(store.clone())),
             get: Arc::new(GetBackupRequest::new(store.clone(), store)),
+            recover,
             runtime: tokio::runtime::Handle::current(),
             database: database.clone(),
             broker: rabbit.clone().map_or(Broker::InMemory, Broker::Rabbit),

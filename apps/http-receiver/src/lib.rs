@@ -6,6 +6,7 @@ mod application;
 pub mod body;
 pub mod error;
 mod observe;
+mod recovery;
 mod routes;
 
 pub use application::Application;

@@ -2,6 +2,7 @@
 //! state they share.
 
 mod backup_requests;
+mod operator_recovery;
 mod zpages;
 
 use std::future::Future;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use linebacker_domain::DomainError;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest};
+use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
 use linebacker_rabbitmq::RabbitBus;
 use tokio::sync::watch;
@@ -29,6 +30,7 @@ pub enum Broker {
 pub struct ApiState {
     pub create: Arc<CreateBackupRequest>,
     pub get: Arc<GetBackupRequest>,
+    pub recover: Arc<RecoverPending>,
     /// The process's main runtime, where all database work runs (see
     /// `on_main_runtime`).
     pub runtime: tokio::runtime::Handle,
@@ -85,6 +87,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/backup-requests/{backupRequestId}")
                 .route(web::get().to(backup_requests::get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/operator/recovery")
+                .route(web::post().to(operator_recovery::recover))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
