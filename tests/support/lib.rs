@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use linebacker_azure_queue::testing::{azurite_config, unique_queue_name};
 use linebacker_azure_queue::QueueClient;
-use linebacker_testkit::{eventually, fresh_database, unique_name};
+use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_name};
 use sqlx::PgPool;
 
 pub use process::Process;
@@ -46,6 +46,9 @@ pub struct System {
     pub poison_queue: QueueClient,
     pub processes: Vec<Process>,
     pub log_dir: PathBuf,
+    /// Stands between the workers and the simulator's backup job service,
+    /// so a test can take the service away and give it back.
+    pub job_service: SwitchableProxy,
 }
 
 /// A free TCP port on loopback, with `also_free` more free ports after it.
@@ -82,6 +85,7 @@ impl System {
 
         let receiver_port = free_port_run(0)?;
         let simulator_port = free_port_run(0)?;
+        let job_service = SwitchableProxy::start(([127, 0, 0, 1], simulator_port).into()).await?;
         let exchange = unique_name("e2ex");
         let queue_prefix = format!("{}.", unique_name("e2eq"));
         let common: Vec<(String, String)> = vec![
@@ -91,7 +95,7 @@ impl System {
             ("LINEBACKER__DATABASE__URL".into(), database.url.clone()),
             ("LINEBACKER__RABBITMQ__EXCHANGE".into(), exchange.clone()),
             ("LINEBACKER__RABBITMQ__QUEUE_PREFIX".into(), queue_prefix.clone()),
-            ("LINEBACKER__BACKUP_JOB_SERVICE__URL".into(), format!("http://127.0.0.1:{simulator_port}")),
+            ("LINEBACKER__BACKUP_JOB_SERVICE__URL".into(), format!("http://127.0.0.1:{}", job_service.port())),
             ("LINEBACKER__AZURE_QUEUE__REQUESTS_QUEUE".into(), requests_queue.name().into()),
             ("LINEBACKER__AZURE_QUEUE__STATUSES_QUEUE".into(), statuses_queue.name().into()),
             ("LINEBACKER__AZURE_QUEUE__POISON_QUEUE".into(), poison_queue.name().into()),
@@ -123,6 +127,7 @@ impl System {
             poison_queue,
             processes,
             log_dir,
+            job_service,
         };
         // The receiver migrates the database; workers start once it has.
         system.wait_ready(&format!("{}/api/zpages/readyz", system.receiver_url)).await?;
@@ -195,6 +200,26 @@ impl System {
         })
         .await
         .with_context(|| format!("logs are in {}", self.log_dir.display()))
+    }
+
+    /// The `/healthz` of the first instance of `worker`.
+    pub async fn worker_health(&self, worker: &str) -> anyhow::Result<serde_json::Value> {
+        let process = self
+            .processes
+            .iter()
+            .find(|p| p.name == format!("{worker}-0"))
+            .with_context(|| format!("no {worker} runs"))?;
+        let url = process.zpages_url().with_context(|| format!("{worker} has no zpages"))?;
+        Ok(self.http.get(format!("{url}/healthz")).send().await?.json().await?)
+    }
+
+    /// Messages waiting on the work queue `queue` or its dead-letter queue
+    /// (`check-allowed`, `check-allowed.dead`, ...).
+    pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<u32> {
+        let probe = linebacker_testkit::BrokerProbe::connect().await?;
+        let depth = probe.message_count(&format!("{}{queue}", self.queue_prefix)).await;
+        probe.close().await;
+        depth
     }
 
     /// Every process still running (none crashed).
