@@ -9,8 +9,10 @@ mod auth;
 mod client;
 mod errors;
 mod interface;
+mod poison;
 pub mod testing;
 mod xml;
 
 pub use client::{MAX_MESSAGES_PER_GET, QueueClient, QueueServiceConfig};
+pub use poison::{AzurePoisonLetters, SCAN_VISIBILITY};
 pub use interface::{AzureBackupInterface, AzureStatusInbox, POISON_QUEUE, REQUESTS_QUEUE, STATUSES_QUEUE};

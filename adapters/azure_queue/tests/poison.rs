@@ -1,0 +1,47 @@
+//! Operating the poison queue against a real Azurite: parked status messages
+//! are listed with their reason, replayed to the status queue as the BZI
+//! sent them, and purged.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use linebacker_azure_queue::{AzurePoisonLetters, AzureStatusInbox};
+use linebacker_domain::dead_letter::DeadLetters;
+use linebacker_domain::ports::StatusInbox;
+use support::{delete_inbox, fresh_inbox, get_within};
+
+/// Puts `texts` on the status queue and parks each of them with a reason.
+async fn park(inbox: &AzureStatusInbox, texts: &[&str]) {
+    for text in texts {
+        inbox.statuses().put(text).await.unwrap();
+    }
+    let taken = get_within(inbox.statuses(), Duration::from_secs(5)).await;
+    assert_eq!(taken.len(), texts.len());
+    for message in &taken {
+        inbox.park(message, "the status is not JSON").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn parked_statuses_are_listed_then_one_is_replayed_as_sent_and_the_rest_purged() {
+    let inbox = fresh_inbox().await;
+    let letters = AzurePoisonLetters::new(inbox.poison().clone(), inbox.statuses().clone());
+    park(&inbox, &[r#"{"backupRequestId":"r-1""#, "garbage"]).await;
+
+    let listed = letters.list(10).await.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:#?}");
+    assert!(listed.iter().all(|item| item.reason.as_deref() == Some("the status is not JSON")));
+    let first = listed.iter().find(|item| item.body == r#"{"backupRequestId":"r-1""#).unwrap();
+
+    // Listing hid them for a moment only; replay finds them again.
+    tokio::time::sleep(linebacker_azure_queue::SCAN_VISIBILITY + Duration::from_millis(500)).await;
+    assert_eq!(letters.replay(Some(&first.message_id)).await.unwrap().count, 1);
+    let replayed = get_within(inbox.statuses(), Duration::from_secs(5)).await;
+    assert_eq!(replayed.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), [r#"{"backupRequestId":"r-1""#]);
+
+    assert_eq!(letters.purge().await.unwrap().count, 1);
+    assert!(letters.list(10).await.unwrap().is_empty());
+    delete_inbox(inbox).await;
+}
