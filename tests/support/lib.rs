@@ -4,7 +4,9 @@
 //! exchange, queue prefix and Azure queue names of their own, so runs do not
 //! see each other. Each process logs to `target/e2e-logs/<run>/`.
 
+mod control;
 mod process;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_nam
 use sqlx::PgPool;
 
 pub use process::Process;
+pub use snapshot::Snapshot;
 
 /// The worker processes of SPEC §1, each consuming from its own source.
 pub const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-listener", "receive-status"];

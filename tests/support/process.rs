@@ -11,6 +11,10 @@ pub struct Process {
     pub name: String,
     child: Child,
     zpages_port: Option<u16>,
+    /// What started it, to start it again (`restart`).
+    program: String,
+    env: Vec<(String, String)>,
+    log: PathBuf,
 }
 
 /// `target/` of this checkout, found from the test binary's own path
@@ -40,18 +44,39 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Starts the binary `name` with `env`, its output appended to `log`.
+fn start(name: &str, env: &[(String, String)], log: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    Command::new(binary(name)?)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {name}"))
+}
+
 impl Process {
     pub fn spawn(name: &str, instance: u16, env: &[(String, String)], log_dir: &Path) -> anyhow::Result<Self> {
-        let log = std::fs::File::create(log_dir.join(format!("{name}-{instance}.log")))?;
-        let child = Command::new(binary(name)?)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        Ok(Self { name: format!("{name}-{instance}"), child, zpages_port: None })
+        let log = log_dir.join(format!("{name}-{instance}.log"));
+        let child = start(name, env, &log)?;
+        Ok(Self {
+            name: format!("{name}-{instance}"),
+            child,
+            zpages_port: None,
+            program: name.to_owned(),
+            env: env.to_vec(),
+            log,
+        })
+    }
+
+    /// Starts the process again as it was first started (after it stopped),
+    /// appending to its log.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.exited().is_some(), "{} is still running", self.name);
+        self.child = start(&self.program, &self.env, &self.log)?;
+        Ok(())
     }
 
     pub fn with_zpages(mut self, port: u16) -> Self {
@@ -61,6 +86,11 @@ impl Process {
 
     pub fn zpages_url(&self) -> Option<String> {
         self.zpages_port.map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
+    /// A variable of the environment it was started with.
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn pid(&self) -> Option<u32> {
