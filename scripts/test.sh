@@ -81,6 +81,22 @@ say "setup: checking tools and services"
 bash "$LB_ROOT/scripts/setup.sh"
 use_cargo
 
+# The receiver's OpenAPI test validates the served document with
+# openapi-spec-validator (PyPI), from a venv of the run directory; with this
+# variable set, the test fails rather than skips when it cannot validate.
+openapi_validator() {
+    local venv="$LB_RUN_DIR/openapi-venv"
+    if ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
+        say "installing openapi-spec-validator into $venv"
+        command -v python3 >/dev/null || apt_install python3
+        python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+        python3 -m venv "$venv" && "$venv/bin/pip" install -q openapi-spec-validator ||
+            die "cannot install openapi-spec-validator (PyPI) into $venv"
+    fi
+    export LINEBACKER_OPENAPI_VALIDATOR_PYTHON="$venv/bin/python"
+}
+openapi_validator
+
 say "cleaning up after earlier test runs"
 drop_leftover_databases
 delete_leftover_queues

@@ -189,6 +189,7 @@ fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop
             .app_data(state.clone())
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
+            .configure(crate::openapi::configure)
             .default_service(web::to(routes::not_found))
     })
     // The process's own signal handling (runtime::shutdown_on_signals)

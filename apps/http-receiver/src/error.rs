@@ -29,6 +29,21 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the API's documentation.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::InvalidJson,
+        Self::InvalidApiVersion,
+        Self::BadData,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::IdempotencyConflict,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
     /// The table: each code and the status it is answered with.
     pub fn status(self) -> StatusCode {
         match self {
@@ -135,6 +150,38 @@ impl ResponseError for ApiError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_list_of_every_code_has_every_code() {
+        for code in [
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidApiVersion,
+            ErrorCode::BadData,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::IdempotencyConflict,
+            ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ] {
+            // A new variant fails to compile here until it is listed in ALL.
+            match code {
+                ErrorCode::InvalidJson
+                | ErrorCode::InvalidApiVersion
+                | ErrorCode::BadData
+                | ErrorCode::NotFound
+                | ErrorCode::MethodNotAllowed
+                | ErrorCode::IdempotencyConflict
+                | ErrorCode::Conflict
+                | ErrorCode::PayloadTooLarge
+                | ErrorCode::UnsupportedMediaType
+                | ErrorCode::Unavailable
+                | ErrorCode::Internal => assert!(ErrorCode::ALL.contains(&code)),
+            }
+        }
+    }
 
     #[test]
     fn an_unavailable_database_is_a_503_with_retry_after() {

@@ -6,6 +6,7 @@ mod application;
 pub mod body;
 pub mod error;
 mod observe;
+mod openapi;
 mod recovery;
 mod routes;
 

@@ -1,0 +1,279 @@
+//! The OpenAPI 3 document of the receiver's HTTP API, generated from this
+//! code (utoipa) and served at `/api-docs/openapi.json`, with Swagger UI at
+//! `/swagger-ui/` (compiled in: nothing is fetched at build or run time).
+//!
+//! The handlers parse bodies by hand (so every error names the caller's
+//! field), so the shapes are described here by schema types that mirror the
+//! JSON; a test compares them with what the API really answers. The error
+//! `code`s and the statuses they come with are taken from the one table in
+//! `error.rs`, so a new code shows up here without anyone remembering to.
+// The schema types only describe JSON; nothing constructs them.
+#![allow(dead_code)]
+
+use actix_web::web;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{RefOr, Response};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ErrorCode;
+
+pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
+
+/// The body of `POST /api/backup-requests`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NewBackupRequest {
+    /// Must be `2022-05-22`.
+    #[schema(example = "2022-05-22")]
+    api_version: String,
+    #[schema(min_length = 1, max_length = 50, example = "job-17")]
+    backup_job_id: String,
+    #[schema(format = Date, example = "2022-05-30")]
+    data_date: String,
+    /// Stored as `preparedDataPathName`.
+    #[schema(min_length = 1, max_length = 250, example = "/prepared/job-17/2022-05-30")]
+    backup_data_location: String,
+}
+
+/// Where a request is.
+#[derive(ToSchema)]
+enum StatusTypeCode {
+    Received,
+    Allowed,
+    NotAllowed,
+    Sent,
+    Succeeded,
+    Failed,
+}
+
+/// A backup request as stored (SPEC §2).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct BackupRequest {
+    backup_request_id: String,
+    backup_job_id: String,
+    #[schema(format = Date)]
+    data_date: String,
+    prepared_data_path_name: String,
+    status_type_code: StatusTypeCode,
+    /// `HTTP` or `Queue`.
+    transport_type_code: String,
+    /// The caller's identity; empty when auth is off.
+    requester_id: String,
+    /// `""`, `Local`, `CloudA` or `CloudB`, copied from the job when allowed.
+    backup_provider_code: String,
+    storage_path_name: Option<String>,
+    #[schema(format = DateTime)]
+    received_timestamp: String,
+    #[schema(format = DateTime)]
+    checked_timestamp: Option<String>,
+    #[schema(format = DateTime)]
+    sent_to_interface_timestamp: Option<String>,
+    #[schema(format = DateTime)]
+    reply_timestamp: Option<String>,
+    reply_message_text: Option<String>,
+    not_allowed_reason: Option<String>,
+}
+
+/// The Backup recorded on the first `Succeeded` reply.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Backup {
+    backup_id: String,
+    backup_request_id: String,
+    backup_job_id: String,
+    #[schema(format = Date)]
+    data_date: String,
+    backup_provider_code: String,
+    days_to_keep_count: i32,
+    hold_flag: bool,
+    storage_path_name: String,
+    backup_byte_count: i64,
+    #[schema(format = DateTime)]
+    copy_start_timestamp: String,
+    #[schema(format = DateTime)]
+    copy_end_timestamp: String,
+    #[schema(format = DateTime)]
+    verify_start_timestamp: Option<String>,
+    #[schema(format = DateTime)]
+    verify_end_timestamp: Option<String>,
+    verify_hash_text: Option<String>,
+    #[schema(format = Date)]
+    due_to_delete_date: String,
+}
+
+/// A request with its Backup, once it exists.
+#[derive(ToSchema)]
+struct BackupRequestView {
+    #[serde(flatten)]
+    request: BackupRequest,
+    backup: Option<Backup>,
+}
+
+/// Every error answer.
+#[derive(ToSchema)]
+struct ErrorBody {
+    code: ErrorCode,
+    /// Names the offending field as the caller spelled it.
+    message: String,
+}
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("The stable error code; callers branch on it."))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
+/// A probe's answer.
+#[derive(ToSchema)]
+struct Probe {
+    status: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/backup-requests",
+    tag = "backup requests",
+    description = "Stores a backup request as `Received`; answers only once the request and its \
+                   `BackupRequestReceived` event are committed.",
+    request_body(content = NewBackupRequest, content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 chars: a repeat with the same key and body returns the original request (200)"),
+        ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; answered back in the `traceparent` response header"),
+    ),
+    responses(
+        (status = 202, description = "Stored", body = BackupRequest,
+         headers(("Location" = String, description = "/api/backup-requests/{backupRequestId}"))),
+        (status = 200, description = "A repeat of an earlier request under the same `Idempotency-Key`", body = BackupRequest),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+        (status = 403, description = "The caller lacks the `post-backup-request` scope (SPEC §8)", body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+fn post_backup_request() {}
+
+#[utoipa::path(
+    get,
+    path = "/api/backup-requests/{backupRequestId}",
+    tag = "backup requests",
+    params(("backupRequestId" = String, Path, description = "As assigned by POST")),
+    responses(
+        (status = 200, description = "Every field, and the Backup once it exists", body = BackupRequestView),
+        (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+        (status = 403, description = "The caller lacks the `get-backup-request` scope (SPEC §8)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+fn get_backup_request() {}
+
+#[utoipa::path(
+    post,
+    path = "/api/operator/recovery",
+    tag = "operations",
+    description = "Re-emits every request still `Received` or `Allowed` (SPEC §6).",
+    params(("olderThanSecs" = Option<u32>, Query, description = "Only requests last changed this long ago (default 0)")),
+    responses(
+        (status = 202, description = "The pass's summary, once its events are in the outbox"),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "Another recovery holds the lock", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+fn post_recovery() {}
+
+#[utoipa::path(get, path = "/api/zpages/livez", tag = "operations",
+    responses((status = 200, body = Probe), (status = 503, description = "Stopping", body = Probe)))]
+fn livez() {}
+
+#[utoipa::path(get, path = "/api/zpages/readyz", tag = "operations",
+    responses((status = 200, description = "A request could be stored now"), (status = 503, description = "Not ready")))]
+fn readyz() {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "linebacker http-receiver", description = "Backup requests intake (SPEC §3) and operations (SPEC §7)."),
+    paths(post_backup_request, get_backup_request, post_recovery, livez, readyz),
+    components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, ErrorBody, ErrorCode, StatusTypeCode)),
+    modifiers(&ErrorCodesPerStatus),
+)]
+struct ApiDoc;
+
+/// Writes into each error response which `code`s it may carry, from the
+/// table in `error.rs`; a response with neither codes nor a description of
+/// its own is described by its status.
+struct ErrorCodesPerStatus;
+
+impl Modify for ErrorCodesPerStatus {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        describe_codes(status, response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe_codes(status: &str, response: &mut Response) {
+    let codes: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .filter(|code| code.status().as_str() == status)
+        .map(|code| code.as_str())
+        .collect();
+    if codes.is_empty() {
+        // OpenAPI requires a description on every response.
+        if response.description.is_empty() {
+            let reason = status.parse().ok().and_then(|s| actix_web::http::StatusCode::from_u16(s).ok());
+            response.description = reason.and_then(|s| s.canonical_reason()).unwrap_or("Answer").to_owned();
+        }
+        return;
+    }
+    let codes = format!("`code`: {}", codes.join(", "));
+    response.description =
+        if response.description.is_empty() { codes } else { format!("{}. {codes}", response.description) };
+}
+
+/// The document, as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Registers the document and Swagger UI.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(SwaggerUi::new("/swagger-ui/{_:.*}").url(DOCUMENT_PATH, document()));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_error_code_of_the_table_is_in_the_document() {
+        let json = serde_json::to_value(document()).unwrap();
+        let listed = &json["components"]["schemas"]["ErrorCode"]["enum"];
+        for code in ErrorCode::ALL {
+            assert!(listed.as_array().unwrap().iter().any(|c| c == code.as_str()), "{}", code.as_str());
+        }
+        let bad_request = json["paths"]["/api/backup-requests"]["post"]["responses"]["400"]["description"].as_str().unwrap();
+        for code in ["InvalidJson", "InvalidApiVersion", "BadData"] {
+            assert!(bad_request.contains(code), "{bad_request}");
+        }
+    }
+}
