@@ -150,13 +150,18 @@ impl Host {
 impl Host {
     /// The BZI's queue service account, from `azure_queue.*`.
     pub fn queue_service_config(&self) -> QueueServiceConfig {
-        let azure = &self.settings.azure_queue;
-        QueueServiceConfig {
-            account_uri: azure.account_uri.clone(),
-            account_name: azure.account_name.clone(),
-            account_key: azure.account_key.clone(),
-            timeout: Duration::from_millis(azure.timeout_ms),
-        }
+        queue_service_config(&self.settings)
+    }
+}
+
+/// The BZI's queue service account, from `azure_queue.*`.
+pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
+    let azure = &settings.azure_queue;
+    QueueServiceConfig {
+        account_uri: azure.account_uri.clone(),
+        account_name: azure.account_name.clone(),
+        account_key: azure.account_key.clone(),
+        timeout: Duration::from_millis(azure.timeout_ms),
     }
 }
 

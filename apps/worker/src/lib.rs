@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod consumer;
+pub mod dead_letters;
 pub mod guard;
 pub mod correlate;
 pub mod host;
@@ -12,6 +13,7 @@ mod retry;
 mod zpages;
 
 pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
-pub use host::{Host, pg_config, rabbit_settings, retry_policy, run_worker};
+pub use dead_letters::DeadLetterQueues;
+pub use host::{Host, pg_config, queue_service_config, rabbit_settings, retry_policy, run_worker};
 pub use polling::poll_with_backoff;
 pub use retry::retry_until_done;

@@ -2,6 +2,7 @@
 //! state they share.
 
 mod backup_requests;
+mod operator_dead_letters;
 mod operator_recovery;
 mod zpages;
 
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub stopping: CancellationToken,
     pub retry_after_secs: u32,
     pub body_limit_bytes: usize,
+    /// The parking queues operators list, replay and purge.
+    pub dead_letters: linebacker_worker::DeadLetterQueues,
 }
 
 impl ApiState {
@@ -94,6 +97,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(operator_recovery::recover))
                 .default_service(web::to(method_not_allowed)),
         )
+        .configure(operator_dead_letters::routes)
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
         .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)));
 }

@@ -4,6 +4,7 @@
 use lapin::message::BasicGetMessage;
 use lapin::types::AMQPValue;
 use linebacker_domain::ports::WorkQueue;
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{amqp_url, delete_exchange};
 
 /// A text header of a message (AMQP strings arrive as short or long strings).
@@ -35,7 +36,9 @@ pub async fn delete_broker_objects(exchange: &str, queue_prefix: &str) {
 
     if let Ok(connection) = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await {
         for queue in WorkQueue::ALL {
-            for name in [format!("{queue_prefix}{}", queue.name()), format!("{queue_prefix}{}.dead", queue.name())] {
+            // The bus knows every name it declares (work, dead, delay queues).
+            let settings = RabbitSettings { queue_prefix: queue_prefix.to_owned(), ..RabbitSettings::default() };
+            for name in RabbitBus::new(settings).queue_names(*queue) {
                 // A fresh channel each time: deleting a missing queue may close it.
                 if let Ok(channel) = connection.create_channel().await {
                     let _ = channel.queue_delete(name.as_str().into(), QueueDeleteOptions::default()).await;
