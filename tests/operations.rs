@@ -68,3 +68,51 @@ async fn one_requests_trace_id_is_on_its_log_lines_in_all_five_processes() {
     }
     system.stop().await.unwrap();
 }
+
+async fn scrape(system: &System, url: &str) -> String {
+    let response = system.http.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}/metrics");
+    response.text().await.unwrap()
+}
+
+/// The value of the sample whose line starts with `series` (name and labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find(|line| line.starts_with(series)).and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_process_serves_prometheus_metrics_whose_counters_move_with_the_work() {
+    let _one = ONE_SYSTEM_AT_A_TIME.lock().await;
+    let system = System::start(SystemOptions { failure_share: 0.0, ..SystemOptions::default() }).await.unwrap();
+    for _ in 0..3 {
+        system.post("job-1", "2022-05-30").await.unwrap();
+    }
+    system.wait_until_settled(3, Duration::from_secs(60)).await.unwrap();
+
+    let receiver = scrape(&system, &system.receiver_url).await;
+    let posted = r#"linebacker_http_requests_total{method="POST",route="/api/backup-requests",status="202"}"#;
+    assert_eq!(sample(&receiver, posted), Some(3.0), "{receiver}");
+    assert!(receiver.contains(r#"linebacker_http_request_duration_seconds_bucket{method="POST",route="/api/backup-requests""#));
+    assert_eq!(sample(&receiver, r#"linebacker_requests{status="Succeeded"}"#), Some(3.0), "{receiver}");
+    assert!(sample(&receiver, "linebacker_outbox_backlog").is_some(), "{receiver}");
+    assert!(sample(&receiver, "linebacker_outbox_oldest_age_seconds").is_some(), "{receiver}");
+
+    for process in &system.processes {
+        let Some(url) = process.zpages_url() else { continue };
+        let text = scrape(&system, &url).await;
+        let queue = if process.name.starts_with("interface-listener") {
+            system.statuses_queue.name().to_owned()
+        } else {
+            process.name.trim_end_matches("-0").to_owned()
+        };
+        for outcome in ["consumed", "acked"] {
+            let series = format!(r#"linebacker_messages_total{{outcome="{outcome}",queue="{queue}"}}"#);
+            assert_eq!(sample(&text, &series), Some(3.0), "{}: {series} in\n{text}", process.name);
+        }
+        if !process.name.starts_with("interface-listener") {
+            let series = format!(r#"linebacker_message_handling_duration_seconds_count{{queue="{queue}"}}"#);
+            assert_eq!(sample(&text, &series), Some(3.0), "{}: {text}", process.name);
+        }
+    }
+    system.stop().await.unwrap();
+}

@@ -5,6 +5,7 @@ mod error;
 mod outbox;
 mod recovery;
 mod rows;
+mod stats;
 mod store;
 mod traces;
 
@@ -16,6 +17,7 @@ use sqlx::postgres::PgPoolOptions;
 
 pub use error::map_sqlx_error;
 pub use outbox::{OutboxRelay, RelayConfig};
+pub use stats::WorkStats;
 pub use store::PgStore;
 
 /// The migrations under `migrations/`, embedded in every binary.

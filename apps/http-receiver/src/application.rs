@@ -190,6 +190,7 @@ fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .configure(crate::openapi::configure)
+            .route("/metrics", web::get().to(crate::observe::metrics_page))
             .default_service(web::to(routes::not_found))
     })
     // The process's own signal handling (runtime::shutdown_on_signals)

@@ -2,14 +2,16 @@
 //! carrying its trace (the caller's `traceparent` continued, or a new trace),
 //! so every line it causes shares the `trace_id` of the request's later steps
 //! in the other processes; the trace goes back to the caller in the
-//! `traceparent` response header; and one line sums the request up.
+//! `traceparent` response header; one line sums the request up; and it is
+//! counted for `GET /metrics`, by route pattern, method and status.
 
 use std::future::Future;
 use std::time::Instant;
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use linebacker_runtime::metrics::{CONTENT_TYPE, metrics};
 use linebacker_domain::TraceParent;
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -62,6 +64,9 @@ where
         if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
             response.headers_mut().insert(HeaderName::from_static(TRACEPARENT), value);
         }
+        // The pattern, not the path: one series per route, not per id.
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        metrics().observe_http(&route, method.as_str(), response.status().as_u16(), started.elapsed());
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -70,6 +75,25 @@ where
         Ok(response)
     }
     .instrument(span)
+}
+
+/// `GET /metrics`: the process's metrics, with the database's counts read
+/// now (left at their last values when the database does not answer).
+pub async fn metrics_page(state: web::Data<crate::routes::ApiState>) -> HttpResponse {
+    let database = state.database.clone();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), async move { database.work_stats().await });
+    match state.runtime.spawn(read).await {
+        Ok(Ok(Ok(stats))) => {
+            let metrics = metrics();
+            for (status, count) in &stats.requests {
+                metrics.requests.with_label_values(&[status.as_str()]).set(*count);
+            }
+            metrics.outbox_backlog.set(stats.outbox_backlog);
+            metrics.outbox_oldest_age.set(stats.outbox_oldest_age_secs);
+        }
+        _ => tracing::debug!("metrics: the database counts could not be read"),
+    }
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(metrics().render())
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ pub async fn consume(
                     .take_while(unchanged)
                     .for_each_concurrent(usize::from(prefetch), |delivery| {
                         let span = crate::correlate::message_span(config.queue, &delivery.event);
-                        tracing::Instrument::instrument(process(delivery, handler.as_ref(), &config, &stats), span)
+                        crate::metrics::handle_timed(config.queue, span, process(delivery, handler.as_ref(), &config, &stats))
                     })
                     .await;
                 if shutdown.is_cancelled() || combined_gate(&breakers) != Gate::Closed || probing {

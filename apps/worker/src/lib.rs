@@ -9,6 +9,7 @@ pub mod guard;
 pub mod correlate;
 pub mod host;
 mod polling;
+mod metrics;
 mod retry;
 mod zpages;
 

@@ -55,6 +55,7 @@ pub fn serve(host: Arc<Host>) -> anyhow::Result<Server> {
             .route("/livez", web::get().to(livez))
             .route("/readyz", web::get().to(readyz))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(|state: web::Data<State>| crate::metrics::render(state.host.clone())))
     })
     .workers(1)
     .disable_signals()

@@ -1,0 +1,53 @@
+//! A worker's `GET /metrics` (on its zpages port): the process's registry,
+//! with the message counts of its consumer. The consumer counts into
+//! `ConsumerStats` (also shown by `healthz`); the Prometheus counters follow
+//! those at each scrape, so the two pages can never disagree.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpResponse;
+use linebacker_domain::ports::WorkQueue;
+use linebacker_runtime::metrics::{CONTENT_TYPE, metrics};
+use tracing::Instrument;
+
+use crate::host::Host;
+
+/// The queue a worker takes its work from: a work queue is named after the
+/// process that consumes it; interface-listener reads the BZI's status queue.
+fn source_queue(host: &Host) -> String {
+    let by_process = WorkQueue::ALL.iter().find(|queue| queue.name() == host.process);
+    match by_process {
+        Some(queue) => queue.name().to_owned(),
+        None => host.settings.azure_queue.statuses_queue.clone(),
+    }
+}
+
+pub async fn render(host: Arc<Host>) -> HttpResponse {
+    let queue = source_queue(&host);
+    let metrics = metrics();
+    let stats = &host.stats;
+    for (outcome, count) in [
+        ("consumed", &stats.consumed),
+        ("acked", &stats.acked),
+        ("retried", &stats.retried),
+        ("dead_lettered", &stats.dead_lettered),
+    ] {
+        let counter = metrics.messages.with_label_values(&[queue.as_str(), outcome]);
+        counter.inc_by(count.load(Ordering::Relaxed).saturating_sub(counter.get()));
+    }
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(metrics.render())
+}
+
+/// Handles one delivery in its span (`correlate::message_span`) and times it, from
+/// taking the message to settling it.
+pub async fn handle_timed<F: Future<Output = ()>>(queue: WorkQueue, span: tracing::Span, handling: F) {
+    let started = Instant::now();
+    handling.instrument(span).await;
+    observe_handling(queue, started.elapsed());
+}
+
+fn observe_handling(queue: WorkQueue, elapsed: Duration) {
+    metrics().observe_handling(queue.name(), elapsed);
+}

@@ -1,0 +1,112 @@
+//! The process's Prometheus metrics (SPEC §7, `GET /metrics`): one registry
+//! per process, like its one log subscriber, so every part of the process
+//! counts into it without being handed a handle.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests by route pattern, method and status.
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    /// Messages taken from a queue, by how they were settled.
+    pub messages: IntCounterVec,
+    pub handling_duration: HistogramVec,
+    /// Read from the database when scraped (by the receiver).
+    pub requests: IntGaugeVec,
+    pub outbox_backlog: IntGauge,
+    /// Age of the oldest unpublished event: the relay's publish lag.
+    pub outbox_oldest_age: IntGauge,
+}
+
+fn build() -> Result<Metrics, prometheus::Error> {
+    let registry = Registry::new_custom(Some("linebacker".to_owned()), None)?;
+    let http_requests = IntCounterVec::new(
+        Opts::new("http_requests_total", "HTTP requests answered"),
+        &["route", "method", "status"],
+    )?;
+    let http_duration = HistogramVec::new(
+        HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request"),
+        &["route", "method"],
+    )?;
+    let messages = IntCounterVec::new(
+        Opts::new("messages_total", "Messages taken from a work queue, by outcome (consumed, acked, retried, dead_lettered)"),
+        &["queue", "outcome"],
+    )?;
+    let handling_duration = HistogramVec::new(
+        HistogramOpts::new("message_handling_duration_seconds", "Time from taking a message to settling it"),
+        &["queue"],
+    )?;
+    let requests = IntGaugeVec::new(Opts::new("requests", "Backup requests per status"), &["status"])?;
+    let outbox_backlog = IntGauge::new("outbox_backlog", "Events in the outbox, not yet confirmed by the broker")?;
+    let outbox_oldest_age =
+        IntGauge::new("outbox_oldest_age_seconds", "Age of the oldest event still in the outbox")?;
+    registry.register(Box::new(http_requests.clone()))?;
+    registry.register(Box::new(http_duration.clone()))?;
+    registry.register(Box::new(messages.clone()))?;
+    registry.register(Box::new(handling_duration.clone()))?;
+    registry.register(Box::new(requests.clone()))?;
+    registry.register(Box::new(outbox_backlog.clone()))?;
+    registry.register(Box::new(outbox_oldest_age.clone()))?;
+    Ok(Metrics { registry, http_requests, http_duration, messages, handling_duration, requests, outbox_backlog, outbox_oldest_age })
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    // The names and labels above are constants: building cannot fail at run
+    // time unless they are edited into something invalid, which the tests catch.
+    #[allow(clippy::expect_used)]
+    METRICS.get_or_init(|| build().expect("the metric definitions are valid"))
+}
+
+impl Metrics {
+    pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.http_requests.with_label_values(&[route, method, &status.to_string()]).inc();
+        self.http_duration.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count_message(&self, queue: &str, outcome: &str) {
+        self.messages.with_label_values(&[queue, outcome]).inc();
+    }
+
+    pub fn observe_handling(&self, queue: &str, elapsed: Duration) {
+        self.handling_duration.with_label_values(&[queue]).observe(elapsed.as_secs_f64());
+    }
+
+    /// Everything, in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
+            tracing::warn!(error = %error, "metrics could not be encoded");
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+/// The content type of `render`'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_requests_and_messages_show_in_the_text_format() {
+        let metrics = metrics();
+        metrics.observe_http("/api/backup-requests", "POST", 202, Duration::from_millis(3));
+        metrics.count_message("check-allowed", "acked");
+        metrics.requests.with_label_values(&["Received"]).set(4);
+        let text = metrics.render();
+        assert!(text.contains(r#"linebacker_http_requests_total{method="POST",route="/api/backup-requests",status="202"} 1"#), "{text}");
+        assert!(text.contains("linebacker_http_request_duration_seconds_bucket"), "{text}");
+        assert!(text.contains(r#"linebacker_messages_total{outcome="acked",queue="check-allowed"} 1"#), "{text}");
+        assert!(text.contains(r#"linebacker_requests{status="Received"} 4"#), "{text}");
+    }
+}
