@@ -17,7 +17,7 @@ use linebacker_azure_queue::QueueClient;
 use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_name};
 use sqlx::PgPool;
 
-pub use process::Process;
+pub use process::{Process, target_dir};
 pub use snapshot::Snapshot;
 
 /// The worker processes of SPEC §1, each consuming from its own source.
@@ -26,6 +26,9 @@ pub const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-
 pub struct SystemOptions {
     /// Instances of each worker.
     pub instances: u16,
+    /// Route the processes' PostgreSQL and RabbitMQ connections through
+    /// switchable proxies (`System::database_link`, `System::broker_link`).
+    pub through_proxies: bool,
     /// The share of requests the simulated interface fails.
     pub failure_share: f64,
     pub reply_delay_ms: u64,
@@ -33,7 +36,7 @@ pub struct SystemOptions {
 
 impl Default for SystemOptions {
     fn default() -> Self {
-        Self { instances: 1, failure_share: 0.1, reply_delay_ms: 50 }
+        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50 }
     }
 }
 
@@ -52,6 +55,9 @@ pub struct System {
     /// Stands between the workers and the simulator's backup job service,
     /// so a test can take the service away and give it back.
     pub job_service: SwitchableProxy,
+    /// With `through_proxies`: the processes' way to PostgreSQL and RabbitMQ.
+    pub database_link: Option<SwitchableProxy>,
+    pub broker_link: Option<SwitchableProxy>,
 }
 
 /// A free TCP port on loopback, with `also_free` more free ports after it.
@@ -89,13 +95,25 @@ impl System {
         let receiver_port = free_port_run(0)?;
         let simulator_port = free_port_run(0)?;
         let job_service = SwitchableProxy::start(([127, 0, 0, 1], simulator_port).into()).await?;
+        let (database_link, broker_link) = if options.through_proxies {
+            (
+                Some(SwitchableProxy::start(([127, 0, 0, 1], 5432).into()).await?),
+                Some(SwitchableProxy::start(([127, 0, 0, 1], 5672).into()).await?),
+            )
+        } else {
+            (None, None)
+        };
+        let process_database_url = match &database_link {
+            Some(link) => database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port())),
+            None => database.url.clone(),
+        };
         let exchange = unique_name("e2ex");
         let queue_prefix = format!("{}.", unique_name("e2eq"));
         let common: Vec<(String, String)> = vec![
             ("APP_ENV".into(), "test".into()),
             ("RUST_LOG".into(), "info".into()),
             ("LINEBACKER_CONFIG_DIR".into(), process::config_dir().display().to_string()),
-            ("LINEBACKER__DATABASE__URL".into(), database.url.clone()),
+            ("LINEBACKER__DATABASE__URL".into(), process_database_url),
             ("LINEBACKER__RABBITMQ__EXCHANGE".into(), exchange.clone()),
             ("LINEBACKER__RABBITMQ__QUEUE_PREFIX".into(), queue_prefix.clone()),
             ("LINEBACKER__BACKUP_JOB_SERVICE__URL".into(), format!("http://127.0.0.1:{}", job_service.port())),
@@ -104,6 +122,10 @@ impl System {
             ("LINEBACKER__AZURE_QUEUE__POISON_QUEUE".into(), poison_queue.name().into()),
             ("LINEBACKER__HTTP__PORT".into(), receiver_port.to_string()),
         ];
+        let mut common = common;
+        if let Some(link) = &broker_link {
+            common.push(("LINEBACKER__RABBITMQ__URL".into(), format!("amqp://guest:guest@127.0.0.1:{}/%2f", link.port())));
+        }
         let mut processes = Vec::new();
 
         let mut simulator_env = common.clone();
@@ -131,6 +153,8 @@ impl System {
             processes,
             log_dir,
             job_service,
+            database_link,
+            broker_link,
         };
         // The receiver migrates the database; workers start once it has.
         system.wait_ready(&format!("{}/api/zpages/readyz", system.receiver_url)).await?;

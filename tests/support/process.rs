@@ -88,6 +88,13 @@ impl Process {
         self.zpages_port.map(|port| format!("http://127.0.0.1:{port}"))
     }
 
+    /// SIGKILL: nothing is finished or flushed.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+
     /// A variable of the environment it was started with.
     pub fn env_var(&self, key: &str) -> Option<&str> {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
