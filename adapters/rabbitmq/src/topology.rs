@@ -129,18 +129,18 @@ fn quorum() -> FieldTable {
     arguments
 }
 
-/// A durable quorum queue whose messages, after `delay`, go back to
-/// `work`. At-least-once dead-lettering (with `reject-publish`, which it
-/// requires) means a broker failure in between duplicates a retry rather
-/// than losing it; consumers are idempotent.
+/// A durable classic queue whose messages, after `delay`, go back to
+/// `work`. Classic, not quorum: each quorum queue is a replicated log of its
+/// own, and three work queues times several levels of them made declaring
+/// the topology slow for little gain; a delay queue only holds persistent
+/// copies for a while, and a broker that loses one in a crash makes a retry
+/// late, the recovery pass re-emits what is stranded.
 fn delay_arguments(delay: &DelayQueue, work: &ShortString) -> FieldTable {
-    let mut arguments = quorum();
+    let mut arguments = FieldTable::default();
     let ttl = i64::try_from(delay.delay.as_millis()).unwrap_or(i64::MAX);
     arguments.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
     arguments.insert("x-dead-letter-exchange".into(), text(""));
     arguments.insert("x-dead-letter-routing-key".into(), text(work.as_str()));
-    arguments.insert("x-dead-letter-strategy".into(), text("at-least-once"));
-    arguments.insert("x-overflow".into(), text("reject-publish"));
     arguments
 }
 

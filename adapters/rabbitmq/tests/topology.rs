@@ -56,7 +56,7 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
         assert_eq!(argument(declared, "x-dead-letter-routing-key"), dead.as_str(), "{declared}");
         let delays = ["400ms", "1s", "2s"].map(|level| row(&queues, "name", &format!("{work}.retry.{level}")));
         for (delay, ttl) in delays.iter().zip([400, 1000, 2000]) {
-            assert_eq!(delay["type"], "quorum", "{delay}");
+            assert_eq!(delay["type"], "classic", "{delay}");
             assert_eq!(delay["durable"], true, "{delay}");
             assert_eq!(argument(delay, "x-message-ttl"), ttl, "{delay}");
             assert_eq!(argument(delay, "x-dead-letter-exchange"), "", "{delay}");
