@@ -120,6 +120,7 @@ impl Application {
             stopping: stopping.clone(),
             retry_after_secs: settings.http.retry_after_secs,
             body_limit_bytes: settings.http.body_limit_bytes,
+            dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
         });
 
         let server = http_server(state, listener, budget.http_secs)?;

@@ -1,6 +1,9 @@
 //! `linebacker-admin`: operator commands. `migrate` applies the database
 //! migrations for operators who prefer not to let processes migrate at start
-//! (`database.migrate_on_start = false`). Dead-letter commands come later.
+//! (`database.migrate_on_start = false`); `dead-letters list|show|replay|purge`
+//! operates the parking queues.
+
+mod dead_letters;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +26,9 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations (idempotent; safe beside running processes).
     Migrate,
+    /// List, show, replay or purge the dead letters of a work queue or the poison queue.
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLetterCommand),
 }
 
 #[tokio::main]
@@ -38,6 +44,7 @@ async fn main() -> ExitCode {
     telemetry::init("linebacker-admin", settings.instance);
     let outcome = match cli.command {
         Command::Migrate => migrate(&settings).await,
+        Command::DeadLetters(command) => dead_letters::run(&settings, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
