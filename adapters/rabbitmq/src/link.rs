@@ -147,11 +147,15 @@ impl Shared {
     /// Closes the connection; the bus refuses every call afterwards.
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let connection = {
+        let (publisher, connection) = {
             let mut current = self.current();
-            current.publisher = None;
-            current.connection.take()
+            (current.publisher.take(), current.connection.take())
         };
+        // The publisher channel first: a channel still closing when its
+        // connection goes makes lapin log a spurious error.
+        if let Some(publisher) = publisher.filter(|p| p.status().connected()) {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, publisher.close(200, "shutting down".into())).await;
+        }
         let Some(connection) = connection else { return };
         let closing = connection.close(200, "shutting down".into());
         match tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
