@@ -19,6 +19,7 @@
 //! again (re-send requests `Sent` for longer than the interface's reply time,
 //! relying on the interface to answer a repeated request id), which the
 //! current design does not do.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 use std::collections::HashMap;
 use std::time::Duration;

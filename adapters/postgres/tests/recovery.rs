@@ -1,6 +1,7 @@
 //! Recovery's view of PgStore against the real PostgreSQL: paging through the
 //! pending requests, re-emitting them through the outbox, and the advisory
 //! lock that lets one recovery run at a time.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 use std::sync::Arc;
 use std::time::Duration;

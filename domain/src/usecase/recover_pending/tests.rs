@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
