@@ -201,10 +201,14 @@ fn livez() {}
     responses((status = 200, description = "A request could be stored now"), (status = 503, description = "Not ready")))]
 fn readyz() {}
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+fn metrics() {}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "linebacker http-receiver", description = "Backup requests intake (SPEC §3) and operations (SPEC §7)."),
-    paths(post_backup_request, get_backup_request, post_recovery, livez, readyz),
+    paths(post_backup_request, get_backup_request, post_recovery, livez, readyz, metrics),
     components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, ErrorBody, ErrorCode, StatusTypeCode)),
     modifiers(&ErrorCodesPerStatus),
 )]
