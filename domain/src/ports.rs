@@ -215,13 +215,15 @@ pub struct Reemission {
 #[async_trait]
 pub trait PendingRequests: Send + Sync {
     /// Up to `limit` requests that are pending in linebacker
-    /// (`StatusTypeCode::is_pending_in_linebacker`) and were last changed
-    /// strictly before `cutoff`, with an id greater than `after` (from the
-    /// first when `None`), in ascending id order, so that a caller can page
-    /// through them with the last id of each page.
+    /// (`StatusTypeCode::is_pending_in_linebacker`) or, when `sent_before` is
+    /// given, whose interface reply is overdue (`BackupRequest::reply_overdue`),
+    /// and that were last changed strictly before `cutoff`, with an id greater
+    /// than `after` (from the first when `None`), in ascending id order, so
+    /// that a caller can page through them with the last id of each page.
     async fn pending_before(
         &self,
         cutoff: DateTime<Utc>,
+        sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,
         limit: u32,
     ) -> Result<Vec<BackupRequest>, DomainError>;

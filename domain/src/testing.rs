@@ -173,6 +173,7 @@ impl PendingRequests for InMemoryStore {
     async fn pending_before(
         &self,
         cutoff: DateTime<Utc>,
+        sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,
         limit: u32,
     ) -> Result<Vec<BackupRequest>, DomainError> {
@@ -180,7 +181,7 @@ impl PendingRequests for InMemoryStore {
         let mut pending: Vec<BackupRequest> = state
             .requests
             .values()
-            .filter(|r| r.status().is_pending_in_linebacker())
+            .filter(|r| r.status().is_pending_in_linebacker() || sent_before.is_some_and(|at| r.reply_overdue(at)))
             .filter(|r| state.touched.get(&r.backup_request_id).is_some_and(|at| *at < cutoff))
             .filter(|r| after.is_none_or(|after| r.backup_request_id.as_str() > after.as_str()))
             .cloned()

@@ -177,6 +177,9 @@ pub struct RecoverySettings {
     pub on_start: bool,
     /// Requests re-emitted per second at most.
     pub per_second: u32,
+    /// A `Sent` request without a reply for this long is sent to the
+    /// interface again by recovery.
+    pub resend_sent_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -42,19 +42,23 @@ impl PendingRequests for PgStore {
     async fn pending_before(
         &self,
         cutoff: DateTime<Utc>,
+        sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,
         limit: u32,
     ) -> Result<Vec<BackupRequest>, DomainError> {
         sqlx::query_as::<_, RequestRow>(concat!(
             "SELECT ",
             request_columns!(),
-            " FROM backup_requests WHERE status_type_code = ANY($1) AND updated_at < $2 \
+            " FROM backup_requests WHERE updated_at < $2 \
+             AND (status_type_code = ANY($1) OR (status_type_code = 'Sent' AND reply_timestamp IS NULL \
+                  AND sent_to_interface_timestamp < $5)) \
              AND ($3::text IS NULL OR backup_request_id > $3) ORDER BY backup_request_id LIMIT $4"
         ))
         .bind(pending_statuses())
         .bind(cutoff)
         .bind(after.map(BackupRequestId::as_str))
         .bind(i64::from(limit))
+        .bind(sent_before)
         .fetch_all(self.pool())
         .await
         .map_err(map_sqlx_error)?

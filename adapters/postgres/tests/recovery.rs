@@ -111,7 +111,7 @@ async fn pending_requests_page_by_id_and_leave_out_other_statuses_and_recent_cha
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = store.pending_before(cutoff, after.as_ref(), 4).await.unwrap();
+        let page = store.pending_before(cutoff, None, after.as_ref(), 4).await.unwrap();
         assert!(page.len() <= 4);
         let Some(last) = page.last() else { break };
         after = Some(last.backup_request_id.clone());

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use linebacker_azure_queue::AzureBackupInterface;
 use linebacker_domain::ports::WorkQueue;
@@ -17,7 +18,8 @@ async fn main() -> ExitCode {
             // Sends fail (and are retried) until the queue service answers.
             tracing::warn!(error = %error, "cannot create the interface's request queue yet");
         }
-        let send = SendToInterface::new(host.store(), host.guarded("interface-queue", interface));
+        let resend_after = Duration::from_secs(host.settings.recovery.resend_sent_after_secs);
+        let send = SendToInterface::new(host.store(), host.guarded("interface-queue", interface)).resending_after(resend_after);
         host.consume(WorkQueue::SendToInterface, Arc::new(send)).await;
         Ok(())
     })

@@ -147,6 +147,24 @@ impl BackupRequest {
         Ok(())
     }
 
+    /// Whether the interface's reply is overdue: sent before `before`, no
+    /// reply since.
+    pub fn reply_overdue(&self, before: DateTime<Utc>) -> bool {
+        self.status_type_code == StatusTypeCode::Sent
+            && self.reply_timestamp.is_none()
+            && self.sent_to_interface_timestamp.is_some_and(|sent| sent < before)
+    }
+
+    /// The request went to the interface again because its reply is
+    /// overdue; it stays `Sent`.
+    pub fn mark_resent(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        if self.status_type_code != StatusTypeCode::Sent || self.reply_timestamp.is_some() {
+            return Err(TransitionError::AlreadyDone { current: self.status_type_code, requested: StatusTypeCode::Sent });
+        }
+        self.sent_to_interface_timestamp = Some(at);
+        Ok(())
+    }
+
     /// The interface replied: `Succeeded` or `Failed`.
     pub fn record_reply(
         &mut self,

@@ -41,6 +41,8 @@ pub struct RecoverySummary {
     pub reemitted: u64,
     pub received: u64,
     pub allowed: u64,
+    /// `Sent` requests whose reply was overdue, sent to the interface again.
+    pub sent: u64,
     /// Requests read as pending that moved on before their batch was written.
     pub skipped: u64,
     pub batches: u64,
@@ -59,13 +61,16 @@ pub struct RecoverPending {
     lock: Arc<dyn RecoveryLock>,
     timer: Arc<dyn Timer>,
     per_second: u32,
+    /// `Sent` requests without a reply for this long are sent again.
+    resend_sent_after: Option<Duration>,
 }
 
 /// The event that restarts the next step of a request waiting in `status`.
 fn next_step_event(status: StatusTypeCode) -> Option<EventType> {
     match status {
         StatusTypeCode::Received => Some(EventType::BackupRequestReceived),
-        StatusTypeCode::Allowed => Some(EventType::BackupRequestAllowed),
+        // Allowed: send it. Sent with an overdue reply: send it again.
+        StatusTypeCode::Allowed | StatusTypeCode::Sent => Some(EventType::BackupRequestAllowed),
         _ => None,
     }
 }
@@ -88,7 +93,16 @@ impl RecoverPending {
         timer: Arc<dyn Timer>,
         per_second: u32,
     ) -> Self {
-        Self { requests, lock, timer, per_second: per_second.max(1) }
+        Self { requests, lock, timer, per_second: per_second.max(1), resend_sent_after: None }
+    }
+
+    /// Also re-emits `Sent` requests whose reply has not come for `after`
+    /// (before the cutoff), so that `send-to-interface` sends them again: a
+    /// reply lost with a restored database, or never given, does not strand
+    /// them. The interface knows a request by its `backupRequestId`.
+    pub fn resending_sent_after(mut self, after: Duration) -> Self {
+        self.resend_sent_after = Some(after);
+        self
     }
 
     /// Re-emits every request pending since before `cutoff`, unless another
@@ -116,10 +130,14 @@ impl RecoverPending {
     async fn pass(&self, cutoff: DateTime<Utc>) -> Result<RecoverySummary, DomainError> {
         let batch_size = self.per_second.min(MAX_BATCH);
         let mut summary =
-            RecoverySummary { cutoff, reemitted: 0, received: 0, allowed: 0, skipped: 0, batches: 0 };
+            RecoverySummary { cutoff, reemitted: 0, received: 0, allowed: 0, sent: 0, skipped: 0, batches: 0 };
+        let sent_before = self
+            .resend_sent_after
+            .and_then(|after| chrono::Duration::from_std(after).ok())
+            .map(|after| cutoff - after);
         let mut after = None;
         loop {
-            let page = self.requests.pending_before(cutoff, after.as_ref(), batch_size).await?;
+            let page = self.requests.pending_before(cutoff, sent_before, after.as_ref(), batch_size).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.backup_request_id.clone());
             let batch: Vec<Reemission> = page.iter().filter_map(reemission).collect();
@@ -128,6 +146,7 @@ impl RecoverPending {
                 tracing::info!(backup_request_id = %entry.event.backup_request_id, event = %entry.event.event_type, "re-emitted");
                 match entry.expected {
                     StatusTypeCode::Received => summary.received += 1,
+                    StatusTypeCode::Sent => summary.sent += 1,
                     _ => summary.allowed += 1,
                 }
             }

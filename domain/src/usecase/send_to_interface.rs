@@ -20,11 +20,26 @@ use crate::request::{StatusTypeCode, now};
 pub struct SendToInterface {
     requests: Arc<dyn BackupRequestRepository>,
     interface: Arc<dyn BackupInterface>,
+    /// A `Sent` request whose reply has not come for this long is sent again
+    /// when its `BackupRequestAllowed` comes back (recovery re-emits it).
+    resend_after: Option<std::time::Duration>,
 }
 
 impl SendToInterface {
     pub fn new(requests: Arc<dyn BackupRequestRepository>, interface: Arc<dyn BackupInterface>) -> Self {
-        Self { requests, interface }
+        Self { requests, interface, resend_after: None }
+    }
+
+    pub fn resending_after(mut self, after: std::time::Duration) -> Self {
+        self.resend_after = Some(after);
+        self
+    }
+
+    fn overdue(&self, request: &crate::request::BackupRequest) -> bool {
+        let Some(after) = self.resend_after.and_then(|after| chrono::Duration::from_std(after).ok()) else {
+            return false;
+        };
+        request.reply_overdue(now() - after)
     }
 }
 
@@ -33,16 +48,19 @@ impl MessageHandler for SendToInterface {
     #[instrument(skip_all, fields(backup_request_id = %event.backup_request_id))]
     async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError> {
         let mut request = load(self.requests.as_ref(), &event.backup_request_id).await?;
-        if let Err(stale) = request.status().check_transition(StatusTypeCode::Sent) {
+        let resend = self.overdue(&request);
+        if !resend && let Err(stale) = request.status().check_transition(StatusTypeCode::Sent) {
             return refused(stale);
         }
+        let expected = request.status();
         self.interface.send(&InterfaceRequest::for_request(&request)).await?;
-        if let Err(stale) = request.mark_sent(now()) {
+        let marked = if resend { request.mark_resent(now()) } else { request.mark_sent(now()) };
+        if let Err(stale) = marked {
             return refused(stale);
         }
         let next = DomainEvent::about(EventType::BackupRequestSent, &request, event.traceparent.as_ref());
-        self.requests.update(&request, StatusTypeCode::Allowed, &[next]).await?;
-        tracing::info!("backup request sent to the interface");
+        self.requests.update(&request, expected, &[next]).await?;
+        tracing::info!(resend, "backup request sent to the interface");
         Ok(Handled::Applied(StatusTypeCode::Sent))
     }
 }
@@ -107,5 +125,63 @@ mod tests {
         let error = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap_err();
         assert!(matches!(error, DomainError::Invalid(_)), "{error:?}");
         assert!(interface.sent.lock().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod resend_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::request::{BackupRequest, now};
+    use crate::testing::fixtures::{event, job, received};
+    use crate::testing::{FakeInterface, InMemoryStore};
+
+    fn sent_at(at: chrono::DateTime<chrono::Utc>) -> BackupRequest {
+        let mut request = received("active");
+        request.allow(&job("active", true), now()).unwrap();
+        request.mark_sent(at).unwrap();
+        request
+    }
+
+    fn setup(request: &BackupRequest) -> (Arc<InMemoryStore>, Arc<FakeInterface>, SendToInterface) {
+        let store = Arc::new(InMemoryStore::default());
+        store.put(request.clone(), None);
+        let interface = Arc::new(FakeInterface::default());
+        let send = SendToInterface::new(store.clone(), interface.clone()).resending_after(Duration::from_secs(3600));
+        (store, interface, send)
+    }
+
+    #[tokio::test]
+    async fn a_sent_request_whose_reply_is_overdue_is_sent_again_and_stays_sent() {
+        let request = sent_at(now() - TimeDelta::hours(2));
+        let (store, interface, send) = setup(&request);
+        let message = event(EventType::BackupRequestAllowed, &request);
+
+        assert_eq!(send.handle(&message).await.unwrap(), Handled::Applied(StatusTypeCode::Sent));
+        let stored = store.request(&request.backup_request_id).unwrap();
+        assert_eq!(stored.status(), StatusTypeCode::Sent);
+        assert!(stored.sent_to_interface_timestamp > request.sent_to_interface_timestamp);
+        // Just sent again: no longer overdue, so a duplicate is skipped.
+        assert!(matches!(send.handle(&message).await.unwrap(), Handled::Skipped(_)));
+        assert_eq!(interface.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sent_request_is_not_sent_again_while_its_reply_may_still_come_or_once_replied() {
+        let recent = sent_at(now() - TimeDelta::minutes(5));
+        let (_, interface, send) = setup(&recent);
+        assert!(matches!(send.handle(&event(EventType::BackupRequestAllowed, &recent)).await.unwrap(), Handled::Skipped(_)));
+
+        let mut replied = sent_at(now() - TimeDelta::hours(2));
+        replied.record_reply(StatusTypeCode::Failed, None, now()).unwrap();
+        let (_, replied_interface, send_replied) = setup(&replied);
+        let outcome = send_replied.handle(&event(EventType::BackupRequestAllowed, &replied)).await.unwrap();
+        assert!(matches!(outcome, Handled::Skipped(_)), "{outcome:?}");
+        assert!(interface.sent.lock().unwrap().is_empty());
+        assert!(replied_interface.sent.lock().unwrap().is_empty());
     }
 }

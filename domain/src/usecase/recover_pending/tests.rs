@@ -165,3 +165,28 @@ async fn a_failed_pass_frees_the_lock_and_reports_the_outage() {
     s.store.down.store(false, Ordering::SeqCst);
     assert_eq!(completed(s.recover.execute(now()).await.unwrap()).reemitted, 1);
 }
+
+#[tokio::test]
+async fn a_sent_request_whose_reply_is_overdue_is_re_emitted_for_sending_again_only_when_asked() {
+    let s = setup(100);
+    let mut overdue = received("job-1");
+    overdue.allow(&job("job-1", true), now()).unwrap();
+    overdue.mark_sent(now() - TimeDelta::hours(3)).unwrap();
+    s.store.put_touched(overdue.clone(), None, an_hour_ago());
+    // Sent recently: its reply may still come.
+    let recent = stale(&s.store, StatusTypeCode::Sent);
+
+    let summary = completed(s.recover.execute(now()).await.unwrap());
+    assert_eq!(summary.reemitted, 0, "without resending, Sent requests wait for their reply");
+
+    let recover = RecoverPending::new(s.store.clone(), s.lock.clone(), s.timer.clone(), 100)
+        .resending_sent_after(Duration::from_secs(2 * 3600));
+    let summary = completed(recover.execute(now()).await.unwrap());
+    assert_eq!((summary.reemitted, summary.sent), (1, 1));
+    let outbox = s.store.outbox();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].event_type, EventType::BackupRequestAllowed);
+    assert_eq!(outbox[0].backup_request_id, overdue.backup_request_id);
+    assert_ne!(outbox[0].backup_request_id, recent.backup_request_id);
+    assert_eq!(s.store.request(&overdue.backup_request_id).unwrap().status(), StatusTypeCode::Sent);
+}
