@@ -151,6 +151,9 @@ async fn after_a_restore_every_request_the_database_has_settles_and_messages_abo
     }
     snapshot.restore(&database_url).await.unwrap();
     assert_eq!(state(&system).await, in_snapshot, "the restore brought back the snapshot");
+    // The snapshot's `Sent` requests must be overdue (`resend_sent_after_secs`
+    // is 3 s in tests) when the receiver starts, however fast this ran.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     for process in ["http-receiver-0", "check-allowed-0", "send-to-interface-0", "interface-listener-0", "receive-status-0"] {
         system.restart_process(process).await.unwrap();
     }
