@@ -307,6 +307,15 @@ impl Settings {
         if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
             return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
         }
+        if self.auth.enabled {
+            // Bearer-token verification (SPEC §8) is not built yet: a process
+            // that said auth is on would serve every caller unchecked.
+            return invalid(
+                "auth.enabled",
+                "is true, but token verification is not available in this version; \
+                 run with auth.enabled = false only where the network is trusted",
+            );
+        }
         if self.breaker.failure_threshold == 0 {
             return invalid("breaker.failure_threshold", "must be at least 1");
         }
@@ -403,6 +412,23 @@ mod tests {
         assert_eq!(settings.azure_queue.account_name, "devstoreaccount1");
         assert_eq!(settings.http.body_limit_bytes, 64 * 1024);
         assert!(!settings.auth.enabled, "auth is off in dev");
+    }
+
+    #[test]
+    fn asking_for_auth_stops_the_process_while_token_verification_is_not_built() {
+        let dir = std::env::temp_dir().join(format!("linebacker-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(config_dir().unwrap().join("default.toml"), dir.join("default.toml")).unwrap();
+        std::fs::write(
+            dir.join("production.toml"),
+            "[auth]\nenabled = true\naudience = \"linebacker\"\n\
+             issuers = [{ issuer = \"https://id.example\", jwks_url = \"https://id.example/jwks\" }]\n",
+        )
+        .unwrap();
+        let env = HashMap::from([("APP_ENV".to_owned(), "production".to_owned())]);
+        let error = Settings::load_from(&dir, &env).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(error.contains("`auth.enabled`") && error.contains("not available"), "{error}");
     }
 
     #[test]
