@@ -1,6 +1,7 @@
 //! Process plumbing shared by every linebacker process: typed settings with
 //! one loader, structured logs, and the shutdown signal.
 
+pub mod health;
 pub mod metrics;
 pub mod settings;
 pub mod shutdown;

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -22,6 +23,11 @@ pub struct Metrics {
     pub outbox_backlog: IntGauge,
     /// Age of the oldest unpublished event: the relay's publish lag.
     pub outbox_oldest_age: IntGauge,
+    /// A worker's circuit breakers: 0 closed, 1 half-open, 2 open.
+    pub breaker_state: IntGaugeVec,
+    /// Status changes this process committed, by the status left (`none`
+    /// for a new request) and the status reached.
+    pub transitions: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -46,6 +52,12 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let outbox_backlog = IntGauge::new("outbox_backlog", "Events in the outbox, not yet confirmed by the broker")?;
     let outbox_oldest_age =
         IntGauge::new("outbox_oldest_age_seconds", "Age of the oldest event still in the outbox")?;
+    let breaker_state =
+        IntGaugeVec::new(Opts::new("breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open"), &["breaker"])?;
+    let transitions = IntCounterVec::new(
+        Opts::new("request_status_transitions_total", "Backup request status changes committed by this process"),
+        &["from", "to"],
+    )?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_duration.clone()))?;
     registry.register(Box::new(messages.clone()))?;
@@ -53,7 +65,20 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(outbox_backlog.clone()))?;
     registry.register(Box::new(outbox_oldest_age.clone()))?;
-    Ok(Metrics { registry, http_requests, http_duration, messages, handling_duration, requests, outbox_backlog, outbox_oldest_age })
+    registry.register(Box::new(breaker_state.clone()))?;
+    registry.register(Box::new(transitions.clone()))?;
+    Ok(Metrics {
+        registry,
+        http_requests,
+        http_duration,
+        messages,
+        handling_duration,
+        requests,
+        outbox_backlog,
+        outbox_oldest_age,
+        breaker_state,
+        transitions,
+    })
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -80,6 +105,25 @@ impl Metrics {
         self.handling_duration.with_label_values(&[queue]).observe(elapsed.as_secs_f64());
     }
 
+    /// Counts a committed status change.
+    pub fn count_transition(&self, from: &str, to: &str) {
+        self.transitions.with_label_values(&[from, to]).inc();
+    }
+
+    /// Every series of `http_requests`: its labels and its count.
+    pub fn gather_http_requests(&self) -> Vec<(Vec<(String, String)>, u64)> {
+        self.http_requests
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|metric| {
+                let labels =
+                    metric.get_label().iter().map(|pair| (pair.name().to_owned(), pair.value().to_owned())).collect();
+                (labels, metric.get_counter().get_value() as u64)
+            })
+            .collect()
+    }
+
     /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut text = Vec::new();
@@ -103,10 +147,14 @@ mod tests {
         metrics.observe_http("/api/backup-requests", "POST", 202, Duration::from_millis(3));
         metrics.count_message("check-allowed", "acked");
         metrics.requests.with_label_values(&["Received"]).set(4);
+        metrics.count_transition("Received", "Allowed");
+        metrics.breaker_state.with_label_values(&["database"]).set(2);
         let text = metrics.render();
         assert!(text.contains(r#"linebacker_http_requests_total{method="POST",route="/api/backup-requests",status="202"} 1"#), "{text}");
         assert!(text.contains("linebacker_http_request_duration_seconds_bucket"), "{text}");
         assert!(text.contains(r#"linebacker_messages_total{outcome="acked",queue="check-allowed"} 1"#), "{text}");
         assert!(text.contains(r#"linebacker_requests{status="Received"} 4"#), "{text}");
+        assert!(text.contains(r#"linebacker_request_status_transitions_total{from="Received",to="Allowed"} 1"#), "{text}");
+        assert!(text.contains(r#"linebacker_breaker_state{breaker="database"} 2"#), "{text}");
     }
 }

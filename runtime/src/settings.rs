@@ -72,6 +72,7 @@ pub struct Settings {
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
     pub interface_listener: InterfaceListenerSettings,
+    pub heartbeat: HeartbeatSettings,
 }
 
 fn default_app_env() -> AppEnv {
@@ -226,6 +227,30 @@ pub struct InterfaceListenerSettings {
     pub idle_backoff_max_ms: u64,
 }
 
+/// Every process sends its health to the others this often (SPEC §7,
+/// `healthz/all`); one not heard from for `stale_after_ms` is shown stale,
+/// and one not heard from for `forget_after_ms` is no longer shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HeartbeatSettings {
+    pub interval_ms: u64,
+    pub stale_after_ms: u64,
+    pub forget_after_ms: u64,
+}
+
+impl HeartbeatSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_millis(self.stale_after_ms)
+    }
+
+    pub fn forget_after(&self) -> Duration {
+        Duration::from_millis(self.forget_after_ms)
+    }
+}
+
 impl Settings {
     /// Loads the settings of this process from the config directory, `APP_ENV`,
     /// `NODE_APP_INSTANCE` and `LINEBACKER__*` variables.
@@ -345,6 +370,15 @@ impl Settings {
         }
         if self.recovery.per_second == 0 {
             return invalid("recovery.per_second", "must be at least 1");
+        }
+        if self.heartbeat.interval_ms < 100 {
+            return invalid("heartbeat.interval_ms", "must be at least 100");
+        }
+        if self.heartbeat.stale_after_ms <= self.heartbeat.interval_ms {
+            return invalid("heartbeat.stale_after_ms", "must be longer than heartbeat.interval_ms");
+        }
+        if self.heartbeat.forget_after_ms < self.heartbeat.stale_after_ms {
+            return invalid("heartbeat.forget_after_ms", "must be at least heartbeat.stale_after_ms");
         }
         Ok(())
     }
@@ -472,6 +506,22 @@ mod tests {
             ("LINEBACKER__RETRY__JITTER", "1.5"),
             ("LINEBACKER__RETRY__BASE_MS", "0"),
             ("LINEBACKER__RETRY__CAP_MS", "10"),
+        ] {
+            let error = load(&[(key, value)]).unwrap_err().to_string();
+            let named = key.trim_start_matches("LINEBACKER__").replace("__", ".").to_lowercase();
+            assert!(error.contains(&named), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn heartbeat_settings_that_could_not_work_name_their_key() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.heartbeat.interval(), Duration::from_secs(2));
+        assert_eq!(settings.heartbeat.stale_after(), Duration::from_secs(6));
+        for (key, value) in [
+            ("LINEBACKER__HEARTBEAT__INTERVAL_MS", "10"),
+            ("LINEBACKER__HEARTBEAT__STALE_AFTER_MS", "2000"),
+            ("LINEBACKER__HEARTBEAT__FORGET_AFTER_MS", "1000"),
         ] {
             let error = load(&[(key, value)]).unwrap_err().to_string();
             let named = key.trim_start_matches("LINEBACKER__").replace("__", ".").to_lowercase();
