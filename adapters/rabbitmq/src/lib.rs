@@ -11,6 +11,7 @@ mod consume;
 mod dead_letters;
 mod errors;
 mod headers;
+mod health;
 mod link;
 mod publish;
 mod settings;
@@ -28,6 +29,7 @@ use crate::link::Shared;
 use crate::publish::event_message;
 
 pub use crate::dead_letters::RabbitDeadLetters;
+pub use crate::health::QueueStats;
 pub use crate::settings::{DEFAULT_RETRY_LEVELS, RabbitSettings};
 
 /// The bus. Clones share one connection.

@@ -52,6 +52,9 @@ impl QueueNames {
 /// panic deep inside lapin.
 pub(crate) struct Topology {
     pub exchange: ShortString,
+    /// The fanout exchange of the processes' heartbeats:
+    /// `<exchange>.heartbeats`.
+    pub heartbeats: ShortString,
     check_allowed: QueueNames,
     send_to_interface: QueueNames,
     receive_status: QueueNames,
@@ -75,6 +78,7 @@ impl Topology {
         };
         Ok(Self {
             exchange: short(settings.exchange.clone())?,
+            heartbeats: short(format!("{}.heartbeats", settings.exchange))?,
             check_allowed: names(WorkQueue::CheckAllowed)?,
             send_to_interface: names(WorkQueue::SendToInterface)?,
             receive_status: names(WorkQueue::ReceiveStatus)?,
@@ -90,10 +94,12 @@ impl Topology {
     }
 
     /// Declares the durable topic exchange and, for each work queue, a
-    /// quorum queue bound to its source event plus its dead-letter queue.
+    /// quorum queue bound to its source event plus its dead-letter queue;
+    /// and the heartbeats' fanout exchange.
     pub(crate) async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         channel.exchange_declare(self.exchange.clone(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
+        channel.exchange_declare(self.heartbeats.clone(), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
         for queue in WorkQueue::ALL {
             let names = self.queue(*queue);
             channel.queue_declare(names.dead.clone(), QueueDeclareOptions::durable(), quorum()).await?;

@@ -73,6 +73,7 @@ async fn delete_names(queues: Vec<String>, exchange: String) {
         probe.delete_queues(&queues).await.ok();
         probe.close().await;
     }
+    delete_exchange(&format!("{exchange}.heartbeats")).await.ok();
     delete_exchange(&exchange).await.ok();
 }
 
