@@ -174,13 +174,14 @@ async fn readyz_of_every_process_turns_503_while_its_database_or_broker_is_away_
     assert_eq!(answer.status, 200, "{RECEIVER} is ready without the broker: {}", answer.body);
     assert_reports(receiver, &answer, "broker", "down", &system);
     broker.restore();
+    // Not asserted: that the receiver says the broker is up again. It
+    // reconnects only to publish, and the workers' relays may drain its
+    // outbox first, so it can go on saying "down".
     all_answer(&system, &everyone, 200, Instant::now()).await;
 
     // And the system works after both outages.
     system.post("job-1", "2022-05-30").await.unwrap();
     system.wait_until_settled(1, Duration::from_secs(60)).await.unwrap();
-    let answer = ask(&system, receiver).await.unwrap_or_else(|error| panic!("{RECEIVER}: {error}"));
-    assert_reports(receiver, &answer, "broker", "up", &system);
 
     assert_eq!(system.all_running(), Vec::<String>::new(), "a process died");
     system.stop().await.unwrap();
