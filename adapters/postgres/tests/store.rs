@@ -157,6 +157,30 @@ async fn an_update_lands_only_from_the_expected_status() {
 }
 
 #[tokio::test]
+async fn work_stats_count_requests_per_status_the_oldest_waiting_and_the_outbox() {
+    let database = database().await;
+    assert_eq!(database.work_stats().await.unwrap(), linebacker_postgres::WorkStats::default());
+    let store = database.store();
+    let hour_ago = now() - chrono::Duration::hours(1);
+    let mut old = BackupRequest::receive(new_request("job-1"), hour_ago);
+    store.create(&old, None, &[received(&old)]).await.unwrap();
+    for _ in 0..2 {
+        let fresh = BackupRequest::receive(new_request("job-2"), now());
+        store.create(&fresh, None, &[received(&fresh)]).await.unwrap();
+    }
+    old.allow(&job(), now()).unwrap();
+    store.update(&old, StatusTypeCode::Received, &[]).await.unwrap();
+
+    let stats = database.work_stats().await.unwrap();
+    assert_eq!(stats.requests, [("Allowed".to_owned(), 1), ("Received".to_owned(), 2)]);
+    let oldest: std::collections::HashMap<_, _> = stats.oldest_waiting_age_secs.into_iter().collect();
+    assert!((3590..3700).contains(&oldest["Allowed"]), "{oldest:?}");
+    assert!(oldest["Received"] < 60, "{oldest:?}");
+    assert_eq!(stats.outbox_backlog, 3);
+    assert!(stats.outbox_oldest_age_secs < 60);
+}
+
+#[tokio::test]
 async fn updating_an_unknown_request_is_not_found() {
     let store = database().await.store();
     let request = BackupRequest::receive(new_request("job-1"), now());
