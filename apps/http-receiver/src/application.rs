@@ -15,13 +15,15 @@ use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::{Settings, TokioTimer};
 use linebacker_runtime::settings::BusKind;
+use linebacker_runtime::health::{Identity, UsageMeter};
+use linebacker_worker::heartbeat::{self, Roster};
 use linebacker_worker::{pg_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 
-use crate::routes::{self, ApiState, Broker};
+use crate::routes::{self, ApiState, Broker, HealthState};
 
 /// How long closing the connections may take once everything else stopped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -112,6 +114,9 @@ impl Application {
         if settings.recovery.on_start {
             crate::recovery::spawn_startup_recovery(recover.clone(), started_at, schema_ready.clone(), stopping.clone());
         }
+        let identity = Identity::this_process("http-receiver", settings.instance);
+        let roster = Arc::new(Roster::new(identity.key(), &settings.heartbeat));
+        let health = HealthState { identity, usage: UsageMeter::new(), roster: roster.clone(), settings: settings.heartbeat.clone() };
         let state = web::Data::new(ApiState {
             create: Arc::new(CreateBackupRequest::new(store.clone())),
             get: Arc::new(GetBackupRequest::new(store.clone(), store)),
@@ -124,7 +129,17 @@ impl Application {
             retry_after_secs: settings.http.retry_after_secs,
             body_limit_bytes: settings.http.body_limit_bytes,
             dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
+            health,
         });
+        if let Some(bus) = rabbit.as_deref() {
+            heartbeat::spawn_listening(bus.clone(), roster, background.clone());
+            let beating = state.clone();
+            let own_health = move || {
+                let state = beating.clone();
+                async move { routes::zpages::own_health(&state).await }
+            };
+            heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, background.clone());
+        }
 
         let server = http_server(state, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");

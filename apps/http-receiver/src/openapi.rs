@@ -201,6 +201,51 @@ fn livez() {}
     responses((status = 200, description = "A request could be stored now"), (status = 503, description = "Not ready")))]
 fn readyz() {}
 
+#[utoipa::path(get, path = "/api/zpages/healthz", tag = "operations",
+    description = "This process: name, instance, host, pid, version, start time, uptime, memory, CPU, \
+                   dependency states and HTTP request counts by route and status.",
+    responses((status = 200, description = "This process's health", content_type = "application/json")))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/api/zpages/healthz/all", tag = "operations",
+    description = "The whole system: every process heard from through its heartbeat (on any host; `stale` once \
+                   silent for `heartbeat.stale_after_ms`), each work queue's depth, consumers, dead letters and \
+                   waiting retries as the broker counts them, the outbox backlog and its oldest age, requests per \
+                   status and the oldest `Received`, `Allowed` and `Sent` request's age. A part that cannot be read \
+                   holds an `error` instead.",
+    responses((status = 200, description = "The system's health", content_type = "application/json")))]
+fn healthz_all() {}
+
+#[utoipa::path(get, path = "/api/operator/dead-letters", tag = "operations",
+    description = "Every parking queue (`<queue>.dead` of each work queue, and `store-statuses-poison`) with its count.",
+    responses((status = 200, description = "`{queues: [{queue, count}]}`", content_type = "application/json"),
+              (status = 503, body = ErrorBody)))]
+fn dead_letter_counts() {}
+
+#[utoipa::path(get, path = "/api/operator/dead-letters/{queue}", tag = "operations",
+    description = "The parked messages of one queue, or with `messageId` the one message.",
+    params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison"),
+           ("limit" = Option<usize>, Query, description = "At most this many (default 100)"),
+           ("messageId" = Option<String>, Query, description = "Only this message")),
+    responses((status = 200, description = "`{queue, items}`, or the one item", content_type = "application/json"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn dead_letters_list() {}
+
+#[utoipa::path(delete, path = "/api/operator/dead-letters/{queue}", tag = "operations",
+    description = "Purges one parking queue.",
+    params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison")),
+    responses((status = 200, description = "`{queue, purged}`", content_type = "application/json"),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn dead_letters_purge() {}
+
+#[utoipa::path(post, path = "/api/operator/dead-letters/{queue}/replay", tag = "operations",
+    description = "Puts parked messages back to work as first attempts: all of them, or with `messageId` one.",
+    params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison"),
+           ("messageId" = Option<String>, Query, description = "Only this message")),
+    responses((status = 200, description = "`{queue, replayed}`", content_type = "application/json"),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+fn dead_letters_replay() {}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 fn metrics() {}
@@ -208,7 +253,20 @@ fn metrics() {}
 #[derive(OpenApi)]
 #[openapi(
     info(title = "linebacker http-receiver", description = "Backup requests intake (SPEC §3) and operations (SPEC §7)."),
-    paths(post_backup_request, get_backup_request, post_recovery, livez, readyz, metrics),
+    paths(
+        post_backup_request,
+        get_backup_request,
+        post_recovery,
+        livez,
+        readyz,
+        healthz,
+        healthz_all,
+        dead_letter_counts,
+        dead_letters_list,
+        dead_letters_purge,
+        dead_letters_replay,
+        metrics,
+    ),
     components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, ErrorBody, ErrorCode, StatusTypeCode)),
     modifiers(&ErrorCodesPerStatus),
 )]

@@ -62,7 +62,17 @@ async fn the_document_lists_every_route_and_error_code_of_the_api() {
     assert!(get["responses"]["404"]["description"].as_str().unwrap().contains("NotFound"));
     assert!(post["responses"]["503"]["headers"].get("Retry-After").is_some());
     assert!(post["responses"]["202"]["headers"].get("Location").is_some());
-    for route in ["/api/zpages/livez", "/api/zpages/readyz", "/api/operator/recovery", "/metrics"] {
+    for route in [
+        "/api/zpages/livez",
+        "/api/zpages/readyz",
+        "/api/zpages/healthz",
+        "/api/zpages/healthz/all",
+        "/api/operator/recovery",
+        "/api/operator/dead-letters",
+        "/api/operator/dead-letters/{queue}",
+        "/api/operator/dead-letters/{queue}/replay",
+        "/metrics",
+    ] {
         assert!(document["paths"].get(route).is_some(), "{route} is not documented");
     }
 }

@@ -98,6 +98,54 @@ async fn a_receiver_started_while_the_database_is_down_migrates_once_it_is_back(
 }
 
 #[tokio::test]
+async fn healthz_describes_the_process_and_counts_its_http_requests() {
+    let app = spawn_app().await;
+    app.wait_until_ready().await;
+    assert_eq!(app.get("/api/zpages/readyz").await.status(), 200);
+    let health: Value = app.get("/api/zpages/healthz").await.json().await.unwrap();
+    assert_eq!(health["process"], "http-receiver");
+    assert_eq!(health["name"], "http-receiver-0");
+    assert_eq!(health["pid"], std::process::id());
+    assert!(health["version"].as_str().is_some_and(|v| !v.is_empty()), "{health}");
+    assert!(health["memory"]["residentBytes"].as_u64().unwrap() > 1024 * 1024, "{health}");
+    assert!(health["cpu"]["seconds"].as_f64().is_some(), "{health}");
+    assert_eq!(health["ready"], true);
+    assert_eq!(health["dependencies"]["database"], "up");
+    let readyz_count = health["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["route"] == "/api/zpages/readyz" && c["status"] == 200)
+        .map(|c| c["count"].as_u64().unwrap());
+    assert!(readyz_count >= Some(1), "{}", health["http"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_all_shows_this_receiver_its_queues_and_the_databases_counts() {
+    let app = spawn_app().await;
+    app.wait_until_ready().await;
+    assert_eq!(app.post(&valid_body()).await.status(), 202);
+    // The receiver publishes its own heartbeat too; it is listed once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all: Value = app.get("/api/zpages/healthz/all").await.json().await.unwrap();
+    let processes = all["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), 1, "{all:#}");
+    assert_eq!(processes[0]["name"], "http-receiver-0");
+    assert_eq!(processes[0]["stale"], false);
+    assert_eq!(all["summary"], serde_json::json!({"processes": 1, "stale": 0}));
+    let queues = all["queues"].as_array().unwrap_or_else(|| panic!("no queues: {all:#}"));
+    let names: Vec<&str> = queues.iter().map(|q| q["queue"].as_str().unwrap()).collect();
+    assert_eq!(names, ["check-allowed", "send-to-interface", "receive-status"]);
+    assert_eq!(queues[0]["brokerName"], format!("{}check-allowed", app.queue_prefix));
+    assert_eq!(queues[0]["consumers"], 0);
+    assert_eq!(all["database"]["requests"]["byStatus"]["Received"], 1, "{all:#}");
+    assert!(all["database"]["requests"]["oldestWaitingAgeSeconds"]["Received"].as_i64().is_some(), "{all:#}");
+    assert!(all["database"]["outbox"]["backlog"].as_i64().is_some(), "{all:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn livez_and_readyz_are_200_with_the_dependencies_up() {
     let app = spawn_app().await;
     let livez = app.get("/api/zpages/livez").await;

@@ -15,6 +15,8 @@ use linebacker_domain::{
     BackupJobId, BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode,
 };
 
+use linebacker_runtime::metrics::metrics;
+
 use crate::breaker::Breaker;
 
 pub struct Guarded<T> {
@@ -30,6 +32,14 @@ impl<T> Guarded<T> {
     fn seen<R>(&self, outcome: Result<R, DomainError>) -> Result<R, DomainError> {
         self.breaker.record(&outcome);
         outcome
+    }
+}
+
+/// Counts a committed status change for `GET /metrics`. The repository
+/// ports are where every change is committed, so counting here misses none.
+fn count_transition<R>(outcome: &Result<R, DomainError>, from: StatusTypeCode, request: &BackupRequest) {
+    if outcome.is_ok() && request.status() != from {
+        metrics().count_transition(from.as_str(), request.status().as_str());
     }
 }
 
@@ -49,7 +59,9 @@ impl<T: BackupRequestRepository> BackupRequestRepository for Guarded<T> {
     }
 
     async fn update(&self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
-        self.seen(self.inner.update(request, expected, events).await)
+        let outcome = self.seen(self.inner.update(request, expected, events).await);
+        count_transition(&outcome, expected, request);
+        outcome
     }
 }
 
@@ -66,7 +78,9 @@ impl<T: BackupRepository> BackupRepository for Guarded<T> {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        self.seen(self.inner.record_backup(backup, request, expected, events).await)
+        let outcome = self.seen(self.inner.record_backup(backup, request, expected, events).await);
+        count_transition(&outcome, expected, request);
+        outcome
     }
 }
 

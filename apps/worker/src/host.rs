@@ -17,6 +17,7 @@ use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_runtime::health::{Identity, UsageMeter, common_health};
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 use secrecy::ExposeSecret;
@@ -38,6 +39,8 @@ pub struct Host {
     pub shutdown: CancellationToken,
     pub stats: Arc<ConsumerStats>,
     rabbit: Option<RabbitBus>,
+    pub identity: Identity,
+    usage: UsageMeter,
     stopping: AtomicBool,
     /// One breaker per dependency the work needs, made by `breaker`.
     breakers: Mutex<Vec<Arc<Breaker>>>,
@@ -46,6 +49,7 @@ pub struct Host {
 impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
     pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let settings_instance = settings.instance;
         let database = Database::connect_lazy(&pg_config(&settings))?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
@@ -62,6 +66,8 @@ impl Host {
             shutdown,
             stats: Arc::new(ConsumerStats::default()),
             rabbit,
+            identity: Identity::this_process(process, settings_instance),
+            usage: UsageMeter::new(),
             stopping: AtomicBool::new(false),
             breakers: Mutex::new(Vec::new()),
         })
@@ -103,14 +109,58 @@ impl Host {
         breakers.iter().map(|b| (b.name.to_owned(), serde_json::Value::from(b.state_name()))).collect()
     }
 
+    /// Every breaker's state as a metric: 0 closed, 1 half-open, 2 open.
+    pub fn breaker_levels(&self) -> Vec<(&'static str, i64)> {
+        let level = |state: &str| match state {
+            "closed" => 0,
+            "half-open" => 1,
+            _ => 2,
+        };
+        self.all_breakers().iter().map(|b| (b.name, level(b.state_name()))).collect()
+    }
+
     fn all_breakers(&self) -> Vec<Arc<Breaker>> {
         self.breakers.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Whether this process's dependencies are usable now.
-    pub async fn is_ready(&self) -> bool {
-        let broker = self.rabbit.as_ref().is_none_or(RabbitBus::is_connected);
-        broker && self.database.is_ready().await
+    /// Whether this process's dependencies are usable now: the database and
+    /// the broker answer, and no breaker is open (its external system, or
+    /// the database, keeps failing). With each dependency's state.
+    pub async fn readiness(&self) -> (bool, serde_json::Value) {
+        let database = self.database.is_ready().await;
+        let broker = match &self.rabbit {
+            Some(rabbit) if rabbit.is_connected() => "up",
+            Some(_) => "down",
+            None => "in-memory",
+        };
+        let breakers = self.all_breakers();
+        let ready = database && broker != "down" && breakers.iter().all(|b| b.state_name() != "open");
+        let mut dependencies = serde_json::json!({
+            "database": if database { "up" } else { "down" },
+            "broker": broker,
+        });
+        if let serde_json::Value::Object(fields) = &mut dependencies {
+            for breaker in &breakers {
+                if breaker.name != "database" {
+                    fields.insert(breaker.name.to_owned(), serde_json::Value::from(breaker.state_name()));
+                }
+            }
+        }
+        (ready, dependencies)
+    }
+
+    /// This process's `healthz` (SPEC §7), also sent as its heartbeat.
+    pub async fn health(&self) -> serde_json::Value {
+        let (ready, dependencies) = self.readiness().await;
+        let mut health = common_health(&self.identity, &self.usage);
+        if let serde_json::Value::Object(fields) = &mut health {
+            fields.insert("ready".to_owned(), ready.into());
+            fields.insert("stopping".to_owned(), (self.is_stopping() || self.shutdown.is_cancelled()).into());
+            fields.insert("dependencies".to_owned(), dependencies);
+            fields.insert("breakers".to_owned(), self.breaker_states());
+            fields.insert("messages".to_owned(), self.stats.snapshot());
+        }
+        health
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -232,6 +282,15 @@ where
     let zpages_handle = zpages.handle();
     let zpages_task = tokio::spawn(zpages);
     host.prepare_dependencies();
+    let beating_stop = CancellationToken::new();
+    if let Some(rabbit) = host.rabbit.clone() {
+        let beating = host.clone();
+        let health = move || {
+            let host = beating.clone();
+            async move { host.health().await }
+        };
+        crate::heartbeat::spawn_beating(rabbit, &host.settings.heartbeat, health, beating_stop.clone());
+    }
 
     // The relay outlives the work, so the events of the last messages go out.
     let relay_stop = CancellationToken::new();
@@ -254,6 +313,7 @@ where
         }
     };
     host.stopping.store(true, Ordering::SeqCst);
+    beating_stop.cancel();
     relay_stop.cancel();
     let _ = relay_task.await;
     if let Some(rabbit) = &host.rabbit {

@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod consumer;
 pub mod dead_letters;
 pub mod guard;
+pub mod heartbeat;
 pub mod correlate;
 pub mod host;
 mod polling;

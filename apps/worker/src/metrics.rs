@@ -37,6 +37,9 @@ pub async fn render(host: Arc<Host>) -> HttpResponse {
         let counter = metrics.messages.with_label_values(&[queue.as_str(), outcome]);
         counter.inc_by(count.load(Ordering::Relaxed).saturating_sub(counter.get()));
     }
+    for (name, state) in host.breaker_levels() {
+        metrics.breaker_state.with_label_values(&[name]).set(state);
+    }
     HttpResponse::Ok().content_type(CONTENT_TYPE).body(metrics.render())
 }
 

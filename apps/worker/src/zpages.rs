@@ -1,57 +1,77 @@
 //! A worker's zpages (SPEC §7) on its own port, `zpages.base_port` plus its
 //! instance number: `livez` (503 once stopping), `readyz` (200 only while its
-//! dependencies are usable) and `healthz`.
+//! dependencies are usable), `healthz` (`Host::health`) and `metrics`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use linebacker_runtime::metrics::metrics;
+use serde_json::json;
 
 use crate::host::Host;
 
 struct State {
     host: Arc<Host>,
-    started: Instant,
 }
 
 async fn livez(state: web::Data<State>) -> HttpResponse {
     if state.host.is_stopping() || state.host.shutdown.is_cancelled() {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "stopping"}))
+        HttpResponse::ServiceUnavailable().json(json!({"status": "stopping"}))
     } else {
-        HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
+        HttpResponse::Ok().json(json!({"status": "live"}))
     }
 }
 
+/// The receiver's shape: `{status, dependencies: {database, broker, <breaker>...}}`.
 async fn readyz(state: web::Data<State>) -> HttpResponse {
-    let database = state.host.database.is_ready().await;
-    let ready = !state.host.shutdown.is_cancelled() && state.host.is_ready().await;
-    let body = serde_json::json!({"ready": ready, "database": database});
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let (ready, dependencies) = state.host.readiness().await;
+    let stopping = state.host.shutdown.is_cancelled();
+    let status = match (stopping, ready) {
+        (true, _) => "stopping",
+        (false, true) => "ready",
+        (false, false) => "not ready",
+    };
+    let body = json!({"status": status, "dependencies": dependencies});
+    if ready && !stopping { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 async fn healthz(state: web::Data<State>) -> HttpResponse {
-    let host = &state.host;
-    HttpResponse::Ok().json(serde_json::json!({
-        "process": host.process,
-        "instance": host.settings.instance,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptimeSeconds": state.started.elapsed().as_secs(),
-        "ready": host.is_ready().await,
-        "messages": host.stats.snapshot(),
-        "breakers": host.breaker_states(),
-    }))
+    HttpResponse::Ok().json(state.host.health().await)
+}
+
+/// Counts every answer for `GET /metrics` and `healthz`, by route pattern,
+/// method and status.
+fn count_http<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = service.call(request);
+    async move {
+        let response = response.await?;
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        metrics().observe_http(&route, method.as_str(), response.status().as_u16(), started.elapsed());
+        Ok(response)
+    }
 }
 
 /// Binds the zpages port; a port already taken stops the process at start
 /// with a message naming the setting.
 pub fn serve(host: Arc<Host>) -> anyhow::Result<Server> {
     let address = (host.settings.http.host.clone(), host.settings.zpages_port());
-    let state = web::Data::new(State { host, started: Instant::now() });
+    let state = web::Data::new(State { host });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(count_http)
             .route("/livez", web::get().to(livez))
             .route("/readyz", web::get().to(readyz))
             .route("/healthz", web::get().to(healthz))

@@ -5,7 +5,9 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey, RequesterId};
+use linebacker_domain::StatusTypeCode;
 use linebacker_domain::usecase::Created;
+use linebacker_runtime::metrics::metrics;
 
 use super::ApiState;
 use crate::body::parse_new_request;
@@ -36,7 +38,10 @@ pub async fn create(
     };
     observe::record_request_id(stored.backup_request_id.as_str());
     Ok(match created {
-        Created::New(stored) => stored_response(StatusCode::ACCEPTED, &stored),
+        Created::New(stored) => {
+            metrics().count_transition("none", StatusTypeCode::Received.as_str());
+            stored_response(StatusCode::ACCEPTED, &stored)
+        }
         Created::Replayed(original) => stored_response(StatusCode::OK, &original),
     })
 }

@@ -4,7 +4,7 @@
 mod backup_requests;
 mod operator_dead_letters;
 mod operator_recovery;
-mod zpages;
+pub mod zpages;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +14,9 @@ use linebacker_domain::DomainError;
 use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
 use linebacker_rabbitmq::RabbitBus;
+use linebacker_runtime::health::{Identity, UsageMeter};
+use linebacker_runtime::settings::HeartbeatSettings;
+use linebacker_worker::heartbeat::Roster;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +28,15 @@ pub enum Broker {
     Rabbit(Arc<RabbitBus>),
     /// Dev mode: events stay in this process.
     InMemory,
+}
+
+/// What the receiver knows to tell about itself and the system.
+pub struct HealthState {
+    pub identity: Identity,
+    pub usage: UsageMeter,
+    /// Every process heard from through its heartbeats.
+    pub roster: Arc<Roster>,
+    pub settings: HeartbeatSettings,
 }
 
 /// What every handler can reach.
@@ -46,6 +58,7 @@ pub struct ApiState {
     pub body_limit_bytes: usize,
     /// The parking queues operators list, replay and purge.
     pub dead_letters: linebacker_worker::DeadLetterQueues,
+    pub health: HealthState,
 }
 
 impl ApiState {
@@ -99,7 +112,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .configure(operator_dead_letters::routes)
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
-        .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)));
+        .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)))
+        .service(web::resource("/api/zpages/healthz").route(web::get().to(zpages::healthz)))
+        .service(web::resource("/api/zpages/healthz/all").route(web::get().to(zpages::healthz_all)));
 }
 
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {

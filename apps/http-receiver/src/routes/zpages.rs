@@ -1,10 +1,20 @@
 //! The receiver's zpages (SPEC §7), under `/api/zpages/`: probes that need
-//! no token.
+//! no token, its own health, and the health of the whole system
+//! (`healthz/all`): every process heard from through its heartbeats, the
+//! broker's counts of each work queue, and the database's counts of the
+//! outbox and of the requests.
+
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use linebacker_runtime::health::common_health;
+use serde_json::{Value, json};
 
 use super::{ApiState, Broker};
+
+/// How long `healthz/all` waits for the broker's or the database's counts
+/// before showing them as unavailable.
+const COUNTS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// 200 while the process runs, 503 once it is stopping, so a balancer stops
 /// sending it work before it goes away.
@@ -16,10 +26,11 @@ pub async fn livez(state: web::Data<ApiState>) -> HttpResponse {
     }
 }
 
-/// 200 only when a request could be stored now: the database answers and the
-/// schema is in place. The broker is reported but does not gate readiness:
-/// the outbox keeps events until it is back.
-pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
+/// Whether a request could be stored now (the database answers and the
+/// schema is in place), with each dependency's state. The broker is
+/// reported but does not gate readiness: the outbox keeps events until it
+/// is back.
+async fn readiness(state: &ApiState) -> (bool, Value) {
     let database = state.database.clone();
     let database_up = state.on_main_runtime(async move { database.is_ready().await }).await.unwrap_or(false);
     let database = match (database_up, *state.schema_ready.borrow()) {
@@ -33,13 +44,109 @@ pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
         Broker::InMemory => "in-memory",
     };
     let ready = database == "up" && !state.stopping.is_cancelled();
-    let body = json!({
-        "status": if ready { "ready" } else { "not ready" },
-        "dependencies": { "database": database, "broker": broker },
-    });
+    (ready, json!({ "database": database, "broker": broker }))
+}
+
+/// 200 only when a request could be stored now.
+pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
+    let (ready, dependencies) = readiness(&state).await;
+    let status = match (state.stopping.is_cancelled(), ready) {
+        (true, _) => "stopping",
+        (false, true) => "ready",
+        (false, false) => "not ready",
+    };
+    let body = json!({ "status": status, "dependencies": dependencies });
     if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// This receiver's health; also what its heartbeat carries.
+pub async fn own_health(state: &ApiState) -> Value {
+    let (ready, dependencies) = readiness(state).await;
+    let mut health = common_health(&state.health.identity, &state.health.usage);
+    if let Value::Object(fields) = &mut health {
+        fields.insert("ready".to_owned(), ready.into());
+        fields.insert("stopping".to_owned(), state.stopping.is_cancelled().into());
+        fields.insert("dependencies".to_owned(), dependencies);
+    }
+    health
+}
+
+/// `GET /api/zpages/healthz`: process, version, uptime, memory, CPU,
+/// dependencies and HTTP request counts.
+pub async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok().json(own_health(&state).await)
+}
+
+/// `GET /api/zpages/healthz/all`: the whole system. Always 200: a part that
+/// cannot be read (the broker or the database is away) says so in place,
+/// next to everything that could.
+pub async fn healthz_all(state: web::Data<ApiState>) -> HttpResponse {
+    let processes = state.health.roster.processes(own_health(&state).await);
+    let stale = processes.iter().filter(|p| p["stale"] == true).count();
+    let heartbeat = &state.health.settings;
+    HttpResponse::Ok().json(json!({
+        "generatedAt": chrono::Utc::now(),
+        "heartbeat": {
+            "intervalSeconds": heartbeat.interval().as_secs_f64(),
+            "staleAfterSeconds": heartbeat.stale_after().as_secs_f64(),
+        },
+        "summary": { "processes": processes.len(), "stale": stale },
+        "processes": processes,
+        "queues": queues(&state).await,
+        "database": database_counts(&state).await,
+    }))
+}
+
+/// Each work queue as the broker counts it.
+async fn queues(state: &ApiState) -> Value {
+    let Broker::Rabbit(bus) = &state.broker else {
+        return json!({ "error": "the in-memory bus has no broker queues" });
+    };
+    let bus = bus.clone();
+    let counted = state.on_main_runtime(async move { tokio::time::timeout(COUNTS_TIMEOUT, bus.queue_stats()).await }).await;
+    match counted {
+        Ok(Ok(Ok(stats))) => stats
+            .into_iter()
+            .map(|queue| {
+                json!({
+                    "queue": queue.queue.name(),
+                    "brokerName": queue.name,
+                    "depth": queue.ready,
+                    "consumers": queue.consumers,
+                    "deadLetters": queue.dead_letters,
+                    "retrying": queue.retrying,
+                })
+            })
+            .collect(),
+        Ok(Ok(Err(error))) => json!({ "error": format!("{error:#}") }),
+        Ok(Err(_)) => json!({ "error": format!("the broker did not answer within {COUNTS_TIMEOUT:?}") }),
+        Err(_) => json!({ "error": "the broker's counts could not be read" }),
+    }
+}
+
+/// The outbox backlog and the requests per status, from the database.
+async fn database_counts(state: &ApiState) -> Value {
+    let database = state.database.clone();
+    let read = state.on_main_runtime(async move { tokio::time::timeout(COUNTS_TIMEOUT, database.work_stats()).await }).await;
+    match read {
+        Ok(Ok(Ok(stats))) => json!({
+            "outbox": { "backlog": stats.outbox_backlog, "oldestAgeSeconds": stats.outbox_oldest_age_secs },
+            "requests": {
+                "byStatus": by_name(stats.requests),
+                "oldestWaitingAgeSeconds": by_name(stats.oldest_waiting_age_secs),
+            },
+        }),
+        Ok(Ok(Err(error))) => json!({ "error": format!("{error:#}") }),
+        Ok(Err(_)) => json!({ "error": format!("the database did not answer within {COUNTS_TIMEOUT:?}") }),
+        Err(_) => json!({ "error": "the database's counts could not be read" }),
+    }
+}
+
+/// `{"Received": 3, ...}` from `[("Received", 3), ...]`.
+fn by_name(counts: Vec<(String, i64)>) -> Value {
+    counts.into_iter().map(|(name, count)| (name, Value::from(count))).collect::<serde_json::Map<_, _>>().into()
 }

@@ -47,5 +47,6 @@ pub async fn delete_broker_objects(exchange: &str, queue_prefix: &str) {
         }
         let _ = connection.close(200, "bye".into()).await;
     }
+    let _ = delete_exchange(&format!("{exchange}.heartbeats")).await;
     let _ = delete_exchange(exchange).await;
 }
