@@ -96,6 +96,8 @@ async fn every_process_serves_prometheus_metrics_whose_counters_move_with_the_wo
     assert_eq!(sample(&receiver, r#"linebacker_requests{status="Succeeded"}"#), Some(3.0), "{receiver}");
     assert!(sample(&receiver, "linebacker_outbox_backlog").is_some(), "{receiver}");
     assert!(sample(&receiver, "linebacker_outbox_oldest_age_seconds").is_some(), "{receiver}");
+    let created = r#"linebacker_request_status_transitions_total{from="none",to="Received"}"#;
+    assert_eq!(sample(&receiver, created), Some(3.0), "{receiver}");
 
     for process in &system.processes {
         let Some(url) = process.zpages_url() else { continue };
@@ -113,6 +115,128 @@ async fn every_process_serves_prometheus_metrics_whose_counters_move_with_the_wo
             let series = format!(r#"linebacker_message_handling_duration_seconds_count{{queue="{queue}"}}"#);
             assert_eq!(sample(&text, &series), Some(3.0), "{}: {text}", process.name);
         }
+        // The status changes each worker commits, and its breakers (closed).
+        let (transition, breakers): (&str, &[&str]) = match queue.as_str() {
+            "check-allowed" => (r#"{from="Received",to="Allowed"}"#, &["database", "backup-job-service"]),
+            "send-to-interface" => (r#"{from="Allowed",to="Sent"}"#, &["database", "interface-queue"]),
+            "receive-status" => (r#"{from="Sent",to="Succeeded"}"#, &["database", "backup-job-service"]),
+            _ => continue,
+        };
+        let series = format!("linebacker_request_status_transitions_total{transition}");
+        assert_eq!(sample(&text, &series), Some(3.0), "{}: {series} in\n{text}", process.name);
+        for breaker in breakers {
+            let series = format!(r#"linebacker_breaker_state{{breaker="{breaker}"}}"#);
+            assert_eq!(sample(&text, &series), Some(0.0), "{}: {series} in\n{text}", process.name);
+        }
+        let health: Value = system.http.get(format!("{url}/healthz")).send().await.unwrap().json().await.unwrap();
+        let metrics_scrapes = health["http"].as_array().unwrap().iter().find(|c| c["route"] == "/metrics");
+        assert_eq!(metrics_scrapes.map(|c| c["status"].clone()), Some(200.into()), "{}: {health}", process.name);
     }
+    system.stop().await.unwrap();
+}
+
+/// The process named `name` in `healthz/all`.
+fn listed<'a>(all: &'a Value, name: &str) -> Option<&'a Value> {
+    all["processes"].as_array()?.iter().find(|p| p["name"] == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn healthz_all_lists_every_process_marks_a_killed_one_stale_and_counts_queues_as_the_broker_does() {
+    let _one = ONE_SYSTEM_AT_A_TIME.lock().await;
+    let mut system =
+        System::start(SystemOptions { instances: 2, failure_share: 0.0, ..SystemOptions::default() }).await.unwrap();
+    let mut expected: Vec<String> = vec!["http-receiver-0".to_owned()];
+    expected.extend(WORKERS.iter().flat_map(|worker| [format!("{worker}-0"), format!("{worker}-1")]));
+    expected.sort();
+
+    // Nine processes, each heard from since it was ready, none stale.
+    let all = eventually(Duration::from_secs(20), "all nine processes heard from, ready", || async {
+        let all = system.health_of_all().await.ok()?;
+        let processes = all["processes"].as_array()?;
+        let mut names: Vec<String> = processes.iter().filter_map(|p| Some(p["name"].as_str()?.to_owned())).collect();
+        names.sort();
+        let ready = processes.iter().all(|p| p["health"]["ready"] == true);
+        (names == expected && ready && all["summary"]["stale"] == 0).then_some(all)
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}; logs in {}", system.log_dir.display()));
+    for name in &expected {
+        let process = listed(&all, name).unwrap();
+        let health = &process["health"];
+        assert!(health["memory"]["residentBytes"].as_u64().unwrap_or(0) > 0, "{name}: {health}");
+        assert!(health["cpu"]["seconds"].as_f64().is_some(), "{name}: {health}");
+        assert!(health["uptimeSeconds"].as_i64().is_some(), "{name}: {health}");
+        assert_eq!(health["dependencies"]["database"], "up", "{name}: {health}");
+        assert_eq!(health["ready"], true, "{name}: {health}");
+        if name != "http-receiver-0" {
+            assert!(health["messages"]["consumed"].as_u64().is_some(), "{name}: {health}");
+            assert!(health["breakers"].is_object(), "{name}: {health}");
+        }
+    }
+
+    // SIGKILL one: it says nothing more and is shown stale once silent for
+    // heartbeat.stale_after_ms.
+    let stale_after = Duration::from_secs_f64(all["heartbeat"]["staleAfterSeconds"].as_f64().unwrap());
+    let position = system.processes.iter().position(|p| p.name == "send-to-interface-1").unwrap();
+    let mut killed = system.processes.remove(position);
+    killed.kill().await.unwrap();
+    let killed_at = std::time::Instant::now();
+    let all = eventually(stale_after + Duration::from_secs(10), "send-to-interface-1 shown stale", || async {
+        let all = system.health_of_all().await.ok()?;
+        (listed(&all, "send-to-interface-1")?["stale"] == true).then_some(all)
+    })
+    .await
+    .unwrap();
+    let took = killed_at.elapsed();
+    eprintln!("send-to-interface-1 was shown stale {took:?} after its SIGKILL (stale_after {stale_after:?})");
+    // Its last beat came at most one interval before the kill; the margin is
+    // for the poll and a loaded machine.
+    assert!(took <= stale_after + Duration::from_secs(2), "stale only after {took:?} (stale_after {stale_after:?})");
+    assert_eq!(all["summary"]["stale"], 1, "only the killed one is stale: {all:#}");
+    assert_eq!(all["summary"]["processes"], 9, "the killed one is still listed: {all:#}");
+
+    // Park messages on purpose: with no check-allowed running, requests wait
+    // on its queue; garbage on receive-status is dead-lettered.
+    for name in ["check-allowed-0", "check-allowed-1"] {
+        let position = system.processes.iter().position(|p| p.name == name).unwrap();
+        let mut stopped = system.processes.remove(position);
+        stopped.interrupt_and_wait(Duration::from_secs(15)).await.unwrap();
+    }
+    for day in 1..=4 {
+        system.post("job-1", &format!("2022-05-0{day}")).await.unwrap();
+    }
+    let probe = linebacker_testkit::BrokerProbe::connect().await.unwrap();
+    let receive_status = format!("{}receive-status", system.queue_prefix);
+    for _ in 0..3 {
+        probe.publish_raw("", &receive_status, b"not an envelope", Default::default()).await.unwrap();
+    }
+    probe.close().await;
+
+    let (all, broker) = eventually(Duration::from_secs(30), "healthz/all to agree with rabbitmqctl", || async {
+        let before = system.rabbitmqctl_counts().ok()?;
+        let parked = before.get("check-allowed") == Some(&(4, 0)) && before.get("receive-status.dead") == Some(&(3, 0));
+        let all = system.health_of_all().await.ok()?;
+        let after = system.rabbitmqctl_counts().ok()?;
+        (parked && before == after).then_some((all, after))
+    })
+    .await
+    .unwrap();
+    let queues = all["queues"].as_array().unwrap_or_else(|| panic!("no queue counts: {all:#}"));
+    assert_eq!(queues.len(), 3, "{all:#}");
+    for queue in queues {
+        let name = queue["queue"].as_str().unwrap();
+        let (ready, consumers) = broker[name];
+        let (dead, _) = broker[&format!("{name}.dead")];
+        assert_eq!(queue["depth"], ready, "{name}: {queue} vs rabbitmqctl {broker:?}");
+        assert_eq!(queue["consumers"], consumers, "{name}: {queue} vs rabbitmqctl {broker:?}");
+        assert_eq!(queue["deadLetters"], dead, "{name}: {queue} vs rabbitmqctl {broker:?}");
+    }
+    let by_name = |name: &str| queues.iter().find(|q| q["queue"] == name).unwrap().clone();
+    assert_eq!((by_name("check-allowed")["depth"].clone(), by_name("check-allowed")["consumers"].clone()), (4.into(), 0.into()));
+    assert_eq!(by_name("receive-status")["deadLetters"], 3);
+    assert_eq!(by_name("send-to-interface")["consumers"], 1, "one of two was killed");
+    assert_eq!(all["database"]["requests"]["byStatus"]["Received"], 4, "{all:#}");
+    assert!(all["database"]["requests"]["oldestWaitingAgeSeconds"]["Received"].as_i64().is_some(), "{all:#}");
+
     system.stop().await.unwrap();
 }

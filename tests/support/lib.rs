@@ -249,6 +249,48 @@ impl System {
         depth
     }
 
+    /// The broker's counts of every queue of this run (work, dead-letter
+    /// and delay queues), by name: `(messages_ready, consumers)`, as
+    /// `rabbitmqctl list_queues` reports them.
+    pub fn rabbitmqctl_counts(&self) -> anyhow::Result<std::collections::HashMap<String, (u64, u64)>> {
+        let output = std::process::Command::new("rabbitmqctl")
+            .args(["list_queues", "--quiet", "--formatter", "json", "name", "messages_ready", "consumers"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("running rabbitmqctl")?;
+        anyhow::ensure!(output.status.success(), "rabbitmqctl: {}", String::from_utf8_lossy(&output.stderr));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).context("rabbitmqctl's JSON")?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let name = row["name"].as_str()?.strip_prefix(&self.queue_prefix)?;
+                Some((name.to_owned(), (row["messages_ready"].as_u64()?, row["consumers"].as_u64()?)))
+            })
+            .collect())
+    }
+
+    /// Every queue of this run on the broker, delay queues included.
+    fn broker_queues(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["check-allowed", "send-to-interface", "receive-status"]
+            .iter()
+            .flat_map(|q| [format!("{}{q}", self.queue_prefix), format!("{}{q}.dead", self.queue_prefix)])
+            .collect();
+        if let Ok(counts) = self.rabbitmqctl_counts() {
+            names.extend(counts.into_keys().map(|name| format!("{}{name}", self.queue_prefix)));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The receiver's `healthz/all`.
+    pub async fn health_of_all(&self) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}/api/zpages/healthz/all", self.receiver_url);
+        let response = self.http.get(&url).send().await?;
+        anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
+        Ok(response.json().await?)
+    }
+
     /// Every process still running (none crashed).
     pub fn all_running(&mut self) -> Vec<String> {
         self.processes.iter_mut().filter_map(|p| p.exited()).collect()
@@ -266,14 +308,12 @@ impl System {
         for queue in [&self.requests_queue, &self.statuses_queue, &self.poison_queue] {
             let _ = queue.delete_queue().await;
         }
+        let names = self.broker_queues();
         if let Ok(probe) = linebacker_testkit::BrokerProbe::connect().await {
-            let names: Vec<String> = ["check-allowed", "send-to-interface", "receive-status"]
-                .iter()
-                .flat_map(|q| [format!("{}{q}", self.queue_prefix), format!("{}{q}.dead", self.queue_prefix)])
-                .collect();
             let _ = probe.delete_queues(&names).await;
             probe.close().await;
         }
+        let _ = linebacker_testkit::delete_exchange(&format!("{}.heartbeats", self.exchange)).await;
         let _ = linebacker_testkit::delete_exchange(&self.exchange).await;
         anyhow::ensure!(failures.is_empty(), "{} (logs in {})", failures.join("; "), self.log_dir.display());
         Ok(())
