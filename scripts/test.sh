@@ -32,7 +32,8 @@ drop_leftover_databases() {
         pg -d postgres -v ON_ERROR_STOP=0 2>/dev/null || true
 }
 
-# Test queues are named `watch-<random>` or `t<...>-<random>`. A test in
+# Test queues are named `watch-<random>`, `e2eq-<random>.<queue>`,
+# `lb-test-<random>.<queue>` or `t<...>-<random>`. A test in
 # progress may hold one without a consumer (watch queues are read with
 # basic.get), so a queue goes only when it was already there, unused, at the
 # previous run of this script: a test owns its queues for seconds, not for
@@ -41,7 +42,7 @@ drop_leftover_databases() {
 delete_leftover_queues() {
     local seen="$LB_RUN_DIR/unused-test-queues" now previous=
     now="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
-        awk '$2 == 0 && $1 ~ /^(watch|t[a-z0-9]*)-/ { print $1 }' | sort)" || return 0
+        awk '$2 == 0 && $1 ~ /^(watch|e2eq|lb-test|t[a-z0-9]*)-/ { print $1 }' | sort)" || return 0
     [[ -f $seen ]] && previous="$(sort "$seen")"
     mkdir -p "$LB_RUN_DIR"
     printf '%s\n' "$now" >"$seen"

@@ -99,9 +99,18 @@ async fn every_process_serves_prometheus_metrics_whose_counters_move_with_the_wo
     let created = r#"linebacker_request_status_transitions_total{from="none",to="Received"}"#;
     assert_eq!(sample(&receiver, created), Some(3.0), "{receiver}");
 
+    // Each event went out through one of the relays, which timed it.
+    let lag_count = |text: &str, event: &str| {
+        sample(text, &format!(r#"linebacker_outbox_publish_lag_seconds_count{{event="{event}"}}"#)).unwrap_or(0.0)
+    };
+    let mut published = ["BackupRequestReceived", "BackupRequestAllowed"].map(|event| (event, lag_count(&receiver, event)));
+
     for process in &system.processes {
         let Some(url) = process.zpages_url() else { continue };
         let text = scrape(&system, &url).await;
+        for (event, count) in &mut published {
+            *count += lag_count(&text, event);
+        }
         let queue = if process.name.starts_with("interface-listener") {
             system.statuses_queue.name().to_owned()
         } else {
@@ -132,6 +141,7 @@ async fn every_process_serves_prometheus_metrics_whose_counters_move_with_the_wo
         let metrics_scrapes = health["http"].as_array().unwrap().iter().find(|c| c["route"] == "/metrics");
         assert_eq!(metrics_scrapes.map(|c| c["status"].clone()), Some(200.into()), "{}: {health}", process.name);
     }
+    assert_eq!(published, [("BackupRequestReceived", 3.0), ("BackupRequestAllowed", 3.0)], "publish lags observed");
     system.stop().await.unwrap();
 }
 

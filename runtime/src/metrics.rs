@@ -14,6 +14,7 @@ pub struct Metrics {
     registry: Registry,
     /// HTTP requests by route pattern, method and status.
     pub http_requests: IntCounterVec,
+    /// Their latency, by the same labels.
     pub http_duration: HistogramVec,
     /// Messages taken from a queue, by how they were settled.
     pub messages: IntCounterVec,
@@ -23,6 +24,9 @@ pub struct Metrics {
     pub outbox_backlog: IntGauge,
     /// Age of the oldest unpublished event: the relay's publish lag.
     pub outbox_oldest_age: IntGauge,
+    /// Time from an event's commit to the broker's confirm, per event this
+    /// process's relay published.
+    pub outbox_publish_lag: HistogramVec,
     /// A worker's circuit breakers: 0 closed, 1 half-open, 2 open.
     pub breaker_state: IntGaugeVec,
     /// Status changes this process committed, by the status left (`none`
@@ -38,7 +42,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     )?;
     let http_duration = HistogramVec::new(
         HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request"),
-        &["route", "method"],
+        &["route", "method", "status"],
     )?;
     let messages = IntCounterVec::new(
         Opts::new("messages_total", "Messages taken from a work queue, by outcome (consumed, acked, retried, dead_lettered)"),
@@ -52,6 +56,11 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let outbox_backlog = IntGauge::new("outbox_backlog", "Events in the outbox, not yet confirmed by the broker")?;
     let outbox_oldest_age =
         IntGauge::new("outbox_oldest_age_seconds", "Age of the oldest event still in the outbox")?;
+    let outbox_publish_lag = HistogramVec::new(
+        HistogramOpts::new("outbox_publish_lag_seconds", "Time from an event's commit to its publish confirm, by event")
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
+        &["event"],
+    )?;
     let breaker_state =
         IntGaugeVec::new(Opts::new("breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open"), &["breaker"])?;
     let transitions = IntCounterVec::new(
@@ -65,6 +74,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(outbox_backlog.clone()))?;
     registry.register(Box::new(outbox_oldest_age.clone()))?;
+    registry.register(Box::new(outbox_publish_lag.clone()))?;
     registry.register(Box::new(breaker_state.clone()))?;
     registry.register(Box::new(transitions.clone()))?;
     Ok(Metrics {
@@ -76,6 +86,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         requests,
         outbox_backlog,
         outbox_oldest_age,
+        outbox_publish_lag,
         breaker_state,
         transitions,
     })
@@ -93,8 +104,9 @@ pub fn metrics() -> &'static Metrics {
 
 impl Metrics {
     pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        self.http_requests.with_label_values(&[route, method, &status.to_string()]).inc();
-        self.http_duration.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+        let status = status.to_string();
+        self.http_requests.with_label_values(&[route, method, &status]).inc();
+        self.http_duration.with_label_values(&[route, method, &status]).observe(elapsed.as_secs_f64());
     }
 
     pub fn count_message(&self, queue: &str, outcome: &str) {
@@ -103,6 +115,15 @@ impl Metrics {
 
     pub fn observe_handling(&self, queue: &str, elapsed: Duration) {
         self.handling_duration.with_label_values(&[queue]).observe(elapsed.as_secs_f64());
+    }
+
+    /// Observes the publish lag of events the broker just confirmed.
+    pub fn observe_published(&self, events: &[linebacker_domain::DomainEvent]) {
+        let now = chrono::Utc::now();
+        for event in events {
+            let lag = (now - event.occurred_at).to_std().unwrap_or_default();
+            self.outbox_publish_lag.with_label_values(&[event.event_type.name()]).observe(lag.as_secs_f64());
+        }
     }
 
     /// Counts a committed status change.
@@ -139,7 +160,21 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn request() -> linebacker_domain::BackupRequest {
+        use linebacker_domain::request::{NewBackupRequest, now};
+        use linebacker_domain::{BackupJobId, DataDate, PreparedDataPathName, RequesterId, TransportTypeCode};
+        let new = NewBackupRequest {
+            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
+            data_date: DataDate::try_from("2022-05-30").unwrap(),
+            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
+            transport_type_code: TransportTypeCode::Http,
+            requester_id: RequesterId::anonymous(),
+        };
+        linebacker_domain::BackupRequest::receive(new, now())
+    }
 
     #[test]
     fn counted_requests_and_messages_show_in_the_text_format() {
@@ -149,6 +184,11 @@ mod tests {
         metrics.requests.with_label_values(&["Received"]).set(4);
         metrics.count_transition("Received", "Allowed");
         metrics.breaker_state.with_label_values(&["database"]).set(2);
+        metrics.observe_published(&[linebacker_domain::DomainEvent::about(
+            linebacker_domain::EventType::BackupRequestAllowed,
+            &request(),
+            None,
+        )]);
         let text = metrics.render();
         assert!(text.contains(r#"linebacker_http_requests_total{method="POST",route="/api/backup-requests",status="202"} 1"#), "{text}");
         assert!(text.contains("linebacker_http_request_duration_seconds_bucket"), "{text}");
@@ -156,5 +196,6 @@ mod tests {
         assert!(text.contains(r#"linebacker_requests{status="Received"} 4"#), "{text}");
         assert!(text.contains(r#"linebacker_request_status_transitions_total{from="Received",to="Allowed"} 1"#), "{text}");
         assert!(text.contains(r#"linebacker_breaker_state{breaker="database"} 2"#), "{text}");
+        assert!(text.contains(r#"linebacker_outbox_publish_lag_seconds_count{event="BackupRequestAllowed"} 1"#), "{text}");
     }
 }

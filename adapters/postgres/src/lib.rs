@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use error::map_sqlx_error;
-pub use outbox::{OutboxRelay, RelayConfig};
+pub use outbox::{OutboxRelay, PublishedObserver, RelayConfig};
 pub use stats::WorkStats;
 pub use store::PgStore;
 

@@ -51,10 +51,15 @@ pub struct RelayConfig {
     pub poll_interval: Duration,
 }
 
+/// Told about every batch the broker confirmed (for metrics: how many, and
+/// how long after they occurred).
+pub type PublishedObserver = Arc<dyn Fn(&[DomainEvent]) + Send + Sync>;
+
 pub struct OutboxRelay {
     database: Database,
     bus: Arc<dyn MessageBus>,
     config: RelayConfig,
+    observer: Option<PublishedObserver>,
 }
 
 /// How long the relay waits after a failed pass: doubling up to a cap, so a
@@ -64,7 +69,14 @@ const BACKOFF_CAP: Duration = Duration::from_secs(10);
 
 impl OutboxRelay {
     pub fn new(database: Database, bus: Arc<dyn MessageBus>, config: RelayConfig) -> Self {
-        Self { database, bus, config }
+        Self { database, bus, config, observer: None }
+    }
+
+    /// Tells `observer` about every batch once it is published and deleted.
+    #[must_use]
+    pub fn observing(mut self, observer: PublishedObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// One pass: publishes up to `batch_size` pending events and deletes the
@@ -97,6 +109,9 @@ impl OutboxRelay {
             .map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)?;
         tracing::debug!(count = ids.len(), "outbox events published");
+        if let Some(observer) = &self.observer {
+            observer(&events);
+        }
         Ok(ids.len())
     }
 

@@ -16,6 +16,7 @@ use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::{Settings, TokioTimer};
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::health::{Identity, UsageMeter};
+use linebacker_runtime::metrics::metrics;
 use linebacker_worker::heartbeat::{self, Roster};
 use linebacker_worker::{pg_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
@@ -101,7 +102,8 @@ impl Application {
                 batch_size: settings.outbox.batch_size,
                 poll_interval: Duration::from_millis(settings.outbox.poll_interval_ms),
             },
-        );
+        )
+        .observing(Arc::new(|events| metrics().observe_published(events)));
         let relay = tokio::spawn(run_relay(relay, schema_ready.clone(), relay_stop.clone(), budget.relay_flush));
 
         let stopping = CancellationToken::new();

@@ -18,6 +18,7 @@ use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_runtime::health::{Identity, UsageMeter, common_health};
+use linebacker_runtime::metrics::metrics;
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 use secrecy::ExposeSecret;
@@ -301,7 +302,8 @@ where
             batch_size: host.settings.outbox.batch_size,
             poll_interval: Duration::from_millis(host.settings.outbox.poll_interval_ms),
         },
-    );
+    )
+    .observing(Arc::new(|events| metrics().observe_published(events)));
     let relay_task = tokio::spawn(relay.run(relay_stop.clone(), deadline / 4));
     tracing::info!(instance = host.settings.instance, "{process} started");
 
