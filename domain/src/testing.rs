@@ -370,6 +370,19 @@ impl MessageBus for FakeBus {
     }
 }
 
+/// Request traces kept in a map; `None` as the map plays a database outage.
+pub struct MapTraces(pub Option<std::collections::HashMap<String, crate::trace::TraceParent>>);
+
+#[async_trait::async_trait]
+impl crate::ports::RequestTraces for MapTraces {
+    async fn trace_of(&self, id: &BackupRequestId) -> Result<Option<crate::trace::TraceParent>, DomainError> {
+        match &self.0 {
+            Some(traces) => Ok(traces.get(id.as_str()).cloned()),
+            None => Err(DomainError::unavailable(anyhow::anyhow!("database down"))),
+        }
+    }
+}
+
 /// Fixtures shared by the use-case tests.
 pub mod fixtures {
     use chrono::{TimeZone, Utc};

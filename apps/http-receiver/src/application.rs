@@ -111,7 +111,8 @@ impl Application {
         let per_second = settings.recovery.per_second;
         let recover = Arc::new(
             RecoverPending::new(store.clone(), store.clone(), Arc::new(TokioTimer), per_second)
-                .resending_sent_after(Duration::from_secs(settings.recovery.resend_sent_after_secs)),
+                .resending_sent_after(Duration::from_secs(settings.recovery.resend_sent_after_secs))
+                .continuing_traces(store.clone()),
         );
         if settings.recovery.on_start {
             crate::recovery::spawn_startup_recovery(recover.clone(), started_at, schema_ready.clone(), stopping.clone());

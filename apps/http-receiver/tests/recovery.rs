@@ -159,6 +159,29 @@ async fn post_recovery_re_emits_waiting_requests_and_answers_202_with_a_summary(
 }
 
 #[tokio::test]
+async fn a_re_emitted_event_carries_the_trace_its_request_was_received_under() {
+    let app = recovery_app().await;
+    let tap = WatchQueue::bind(&app.exchange, REEMITTED_KEYS).await.unwrap();
+    let id = waiting(&app.pool, "Received", 60.0).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    sqlx::query("UPDATE backup_requests SET trace_parent = $2 WHERE backup_request_id = $1")
+        .bind(&id)
+        .bind(format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    assert_eq!(post_recovery(&app, "").await.status().as_u16(), 202);
+
+    let messages = tap.collect(1, Duration::from_secs(20), Duration::from_secs(1)).await.unwrap();
+    let traceparent = support::amqp::header(&messages[0], "traceparent").unwrap();
+    assert!(traceparent.contains(trace_id), "{traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "a next hop, not the stored one: {traceparent}");
+    tap.delete().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn post_recovery_leaves_requests_changed_within_older_than_secs() {
     let app = recovery_app().await;
     waiting(&app.pool, "Received", 600.0).await;

@@ -12,8 +12,8 @@ use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType, MessageId};
 use crate::external::StoreStatus;
 use crate::ports::{InboxMessage, MessageBus, RequestTraces, StatusInbox};
-use crate::request::{BackupRequestId, now};
-use crate::trace::TraceParent;
+use crate::request::now;
+use crate::usecase::continued_trace;
 
 /// What one poll did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -50,20 +50,6 @@ impl ForwardStatuses {
     pub fn continuing_traces(mut self, traces: Arc<dyn RequestTraces>) -> Self {
         self.traces = Some(traces);
         self
-    }
-
-    /// The next hop of the request's trace; a new trace when it is unknown.
-    /// A failed look-up does not hold the status back: the log only loses
-    /// the link to the request's earlier lines.
-    async fn trace_for(&self, id: &BackupRequestId) -> TraceParent {
-        let stored = match &self.traces {
-            Some(traces) => traces.trace_of(id).await.unwrap_or_else(|error| {
-                tracing::warn!(error = %error, "the request's trace could not be looked up; starting a new one");
-                None
-            }),
-            None => None,
-        };
-        stored.map_or_else(TraceParent::new_root, |trace| trace.child())
     }
 
     /// Takes up to `max` messages and forwards or parks each. An error means
@@ -105,7 +91,7 @@ impl ForwardStatuses {
             tracing::warn!(reason = %reason, "status message parked");
             return Ok(false);
         }
-        let trace = self.trace_for(&status.backup_request_id).await;
+        let trace = continued_trace(self.traces.as_deref(), &status.backup_request_id).await;
         let span = tracing::Span::current();
         span.record("backup_request_id", status.backup_request_id.as_str());
         span.record("trace_id", trace.trace_id());
@@ -132,7 +118,8 @@ mod tests {
     use super::*;
     use crate::external::ResultTypeCode;
     use crate::testing::fixtures::{received, reply};
-    use crate::testing::{FakeBus, FakeInbox};
+    use crate::testing::{FakeBus, FakeInbox, MapTraces as Traces};
+    use crate::trace::TraceParent;
 
     fn message(id: &str, text: String, dequeue_count: u32) -> InboxMessage {
         InboxMessage { message_id: id.into(), pop_receipt: "r".into(), dequeue_count, text }
@@ -194,19 +181,6 @@ mod tests {
         assert_eq!(forward.poll(32, Duration::from_secs(30)).await.unwrap().left, 1);
         assert_eq!(inbox.messages.lock().unwrap().len(), 1);
         assert!(inbox.deleted.lock().unwrap().is_empty());
-    }
-
-    /// Request traces kept in a map; `None` as the map plays a database outage.
-    struct Traces(Option<std::collections::HashMap<String, TraceParent>>);
-
-    #[async_trait::async_trait]
-    impl RequestTraces for Traces {
-        async fn trace_of(&self, id: &BackupRequestId) -> Result<Option<TraceParent>, DomainError> {
-            match &self.0 {
-                Some(traces) => Ok(traces.get(id.as_str()).cloned()),
-                None => Err(DomainError::unavailable(anyhow::anyhow!("database down"))),
-            }
-        }
     }
 
     async fn forwarded_trace(traces: Traces, text: String) -> TraceParent {

@@ -21,7 +21,26 @@ use async_trait::async_trait;
 
 use crate::error::DomainError;
 use crate::event::DomainEvent;
+use crate::ports::RequestTraces;
 use crate::request::{BackupRequest, BackupRequestId, StatusTypeCode, TransitionError};
+use crate::trace::TraceParent;
+
+/// The next hop of the trace request `id` was received under, so that a
+/// step started outside a message (a status from the interface, a
+/// recovery) is logged in the request's trace; a new trace when there is no
+/// store of traces or the request has none. A failed look-up does not hold
+/// the step back: the log only loses the link to the request's earlier
+/// lines.
+pub(crate) async fn continued_trace(traces: Option<&dyn RequestTraces>, id: &BackupRequestId) -> TraceParent {
+    let stored = match traces {
+        Some(traces) => traces.trace_of(id).await.unwrap_or_else(|error| {
+            tracing::warn!(error = %error, "the request's trace could not be looked up; starting a new one");
+            None
+        }),
+        None => None,
+    };
+    stored.map_or_else(TraceParent::new_root, |trace| trace.child())
+}
 
 /// What a message handler did with a message it could handle.
 #[derive(Debug, Clone, PartialEq, Eq)]

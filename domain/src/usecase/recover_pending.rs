@@ -24,9 +24,10 @@ use tracing::instrument;
 
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
-use crate::ports::{PendingRequests, RecoveryLock, Reemission, Timer};
+use crate::ports::{PendingRequests, RecoveryLock, Reemission, RequestTraces, Timer};
 use crate::request::{BackupRequest, StatusTypeCode};
 use crate::trace::TraceParent;
+use crate::usecase::continued_trace;
 
 /// The most requests read and re-emitted in one transaction.
 const MAX_BATCH: u32 = 100;
@@ -63,6 +64,9 @@ pub struct RecoverPending {
     per_second: u32,
     /// `Sent` requests without a reply for this long are sent again.
     resend_sent_after: Option<Duration>,
+    /// Where each request's trace is kept; without it every re-emitted
+    /// event starts a trace of its own.
+    traces: Option<Arc<dyn RequestTraces>>,
 }
 
 /// The event that restarts the next step of a request waiting in `status`.
@@ -75,14 +79,10 @@ fn next_step_event(status: StatusTypeCode) -> Option<EventType> {
     }
 }
 
-fn reemission(request: &BackupRequest) -> Option<Reemission> {
+/// The event that restarts `request`, in `trace`.
+fn reemission(request: &BackupRequest, trace: &TraceParent) -> Option<Reemission> {
     let event_type = next_step_event(request.status())?;
-    Some(Reemission {
-        expected: request.status(),
-        // A fresh trace: the request's original one ended with the process
-        // that lost its message, and recovery is a story of its own.
-        event: DomainEvent::about(event_type, request, Some(&TraceParent::new_root())),
-    })
+    Some(Reemission { expected: request.status(), event: DomainEvent::about(event_type, request, Some(trace)) })
 }
 
 impl RecoverPending {
@@ -93,7 +93,14 @@ impl RecoverPending {
         timer: Arc<dyn Timer>,
         per_second: u32,
     ) -> Self {
-        Self { requests, lock, timer, per_second: per_second.max(1), resend_sent_after: None }
+        Self { requests, lock, timer, per_second: per_second.max(1), resend_sent_after: None, traces: None }
+    }
+
+    /// Re-emits each request's event in the trace it was received under, so
+    /// that its recovered steps are logged with its earlier lines.
+    pub fn continuing_traces(mut self, traces: Arc<dyn RequestTraces>) -> Self {
+        self.traces = Some(traces);
+        self
     }
 
     /// Also re-emits `Sent` requests whose reply has not come for `after`
@@ -140,7 +147,11 @@ impl RecoverPending {
             let page = self.requests.pending_before(cutoff, sent_before, after.as_ref(), batch_size).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.backup_request_id.clone());
-            let batch: Vec<Reemission> = page.iter().filter_map(reemission).collect();
+            let mut batch = Vec::with_capacity(page.len());
+            for request in &page {
+                let trace = continued_trace(self.traces.as_deref(), &request.backup_request_id).await;
+                batch.extend(reemission(request, &trace));
+            }
             let done = self.requests.reemit(cutoff, &batch).await?;
             for entry in batch.iter().filter(|entry| done.contains(&entry.event.backup_request_id)) {
                 tracing::info!(backup_request_id = %entry.event.backup_request_id, event = %entry.event.event_type, "re-emitted");

@@ -190,3 +190,34 @@ async fn a_sent_request_whose_reply_is_overdue_is_re_emitted_for_sending_again_o
     assert_ne!(outbox[0].backup_request_id, recent.backup_request_id);
     assert_eq!(s.store.request(&overdue.backup_request_id).unwrap().status(), StatusTypeCode::Sent);
 }
+
+#[tokio::test]
+async fn re_emitted_events_continue_each_requests_stored_trace() {
+    let setup = setup(100);
+    let traced = stale(&setup.store, StatusTypeCode::Received);
+    let untraced = stale(&setup.store, StatusTypeCode::Allowed);
+    let received_under = TraceParent::new_root();
+    let traces = crate::testing::MapTraces(Some([(traced.backup_request_id.to_string(), received_under.clone())].into()));
+    let recover = RecoverPending::new(setup.store.clone(), setup.lock.clone(), setup.timer.clone(), 100)
+        .continuing_traces(Arc::new(traces));
+
+    assert_eq!(completed(recover.execute(now()).await.unwrap()).reemitted, 2);
+
+    let events = setup.store.outbox();
+    let trace_of = |request: &BackupRequest| {
+        events.iter().find(|e| e.backup_request_id == request.backup_request_id).unwrap().traceparent.clone().unwrap()
+    };
+    assert_eq!(trace_of(&traced).trace_id(), received_under.trace_id(), "the request's own trace goes on");
+    assert_ne!(trace_of(&traced), received_under, "as its next hop");
+    assert_ne!(trace_of(&untraced).trace_id(), received_under.trace_id(), "no stored trace: a new one");
+}
+
+#[tokio::test]
+async fn a_trace_look_up_that_fails_does_not_hold_recovery_back() {
+    let setup = setup(100);
+    stale(&setup.store, StatusTypeCode::Received);
+    let recover = RecoverPending::new(setup.store.clone(), setup.lock.clone(), setup.timer.clone(), 100)
+        .continuing_traces(Arc::new(crate::testing::MapTraces(None)));
+    assert_eq!(completed(recover.execute(now()).await.unwrap()).reemitted, 1);
+    assert!(setup.store.outbox()[0].traceparent.is_some());
+}
