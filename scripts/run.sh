@@ -66,5 +66,6 @@ Read it back with the backupRequestId from the answer (or its Location header):
 
 Processes and logs:  npx pm2 ls   |   npx pm2 logs   (files in .run/logs/)
 Readiness:           curl $base/api/zpages/readyz
+System health:       curl $base/api/zpages/healthz/all   (every process, queue depths, backlog)
 Stop:                npx pm2 delete ecosystem.config.js
 EOF
