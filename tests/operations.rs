@@ -212,6 +212,16 @@ async fn healthz_all_lists_every_process_marks_a_killed_one_stale_and_counts_que
         let mut stopped = system.processes.remove(position);
         stopped.interrupt_and_wait(Duration::from_secs(15)).await.unwrap();
     }
+    // Stopped gracefully, they said goodbye: gone from the list at once,
+    // while the killed one is still shown stale.
+    let all = eventually(Duration::from_secs(5), "the stopped check-allowed processes gone", || async {
+        let all = system.health_of_all().await.ok()?;
+        (listed(&all, "check-allowed-0").is_none() && listed(&all, "check-allowed-1").is_none()).then_some(all)
+    })
+    .await
+    .unwrap();
+    assert_eq!(all["summary"]["processes"], 7, "{all:#}");
+    assert_eq!(listed(&all, "send-to-interface-1").map(|p| p["stale"].clone()), Some(true.into()));
     for day in 1..=4 {
         system.post("job-1", &format!("2022-05-0{day}")).await.unwrap();
     }

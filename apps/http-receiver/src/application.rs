@@ -56,8 +56,12 @@ pub struct Application {
     budget: StopBudget,
     relay_stop: CancellationToken,
     relay: JoinHandle<()>,
-    /// Stops the start-up retries (migrations, topology) if they still run.
+    /// Stops the start-up retries (migrations, topology) if they still run,
+    /// and the heartbeat listener.
     background: CancellationToken,
+    /// Stops the heartbeats; the last one says goodbye.
+    beating_stop: CancellationToken,
+    beating: Option<JoinHandle<()>>,
     database: Database,
     rabbit: Option<Arc<RabbitBus>>,
 }
@@ -134,20 +138,22 @@ impl Application {
             dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
             health,
         });
+        let beating_stop = CancellationToken::new();
+        let mut beating = None;
         if let Some(bus) = rabbit.as_deref() {
             heartbeat::spawn_listening(bus.clone(), roster, background.clone());
-            let beating = state.clone();
+            let reporting = state.clone();
             let own_health = move || {
-                let state = beating.clone();
+                let state = reporting.clone();
                 async move { routes::zpages::own_health(&state).await }
             };
-            heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, background.clone());
+            beating = Some(heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, beating_stop.clone()));
         }
 
         let server = http_server(state, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 
-        Ok(Self { port, server, stopping, budget, relay_stop, relay, background, database, rabbit })
+        Ok(Self { port, server, stopping, budget, relay_stop, relay, background, beating_stop, beating, database, rabbit })
     }
 
     pub fn port(&self) -> u16 {
@@ -180,6 +186,10 @@ impl Application {
             tracing::warn!("the outbox relay did not finish its last pass in time; the outbox keeps the rest");
         }
         self.background.cancel();
+        self.beating_stop.cancel();
+        if let Some(beating) = self.beating {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, beating).await;
+        }
         if let Some(bus) = &self.rabbit {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, bus.close()).await;
         }

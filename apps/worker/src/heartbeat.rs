@@ -25,8 +25,14 @@ use tokio_util::sync::CancellationToken;
 const RELISTEN_START: Duration = Duration::from_millis(500);
 const RELISTEN_CAP: Duration = Duration::from_secs(10);
 
-/// Publishes `health()` every `settings.interval_ms` until `stop`. A beat
-/// the broker does not take is not retried: the next one is due soon.
+/// How long a stopping process tries to say goodbye.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Publishes `health()` every `settings.interval_ms` until `stop`; then a
+/// farewell (`{host, name, stopped: true}`), so that listeners drop this
+/// process at once rather than show it stale. Await the handle before
+/// closing the bus. A beat the broker does not take is not retried: the
+/// next one is due soon.
 pub fn spawn_beating<F, Fut>(
     bus: RabbitBus,
     settings: &HeartbeatSettings,
@@ -42,13 +48,14 @@ where
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
+        let mut last = Value::Null;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
             }
-            let body = health().await.to_string();
-            match bus.publish_heartbeat(body.as_bytes(), max_age).await {
+            last = health().await;
+            match bus.publish_heartbeat(last.to_string().as_bytes(), max_age).await {
                 Ok(()) if failing => {
                     tracing::info!("heartbeats reach the broker again");
                     failing = false;
@@ -59,6 +66,13 @@ where
                     failing = true;
                 }
                 Err(_) => {}
+            }
+        }
+        if !failing && last.is_object() {
+            let farewell = json!({"host": last["host"], "name": last["name"], "stopped": true}).to_string();
+            let sent = tokio::time::timeout(FAREWELL_TIMEOUT, bus.publish_heartbeat(farewell.as_bytes(), max_age)).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                tracing::debug!("the farewell heartbeat was not sent; this process will show stale until forgotten");
             }
         }
     })
@@ -137,10 +151,16 @@ impl Roster {
         }
     }
 
-    /// Keeps `health` as the latest of the process it names.
+    /// Keeps `health` as the latest of the process it names; a farewell
+    /// (`stopped: true`) drops the process.
     pub fn record(&self, health: Value) {
         let Some(key) = key_of(&health) else { return };
-        if key != self.own_key {
+        if key == self.own_key {
+            return;
+        }
+        if health["stopped"] == true {
+            self.heard().remove(&key);
+        } else {
             self.heard().insert(key, Heard { health, at: Instant::now() });
         }
     }
@@ -238,6 +258,18 @@ mod tests {
         assert_eq!(names(&processes), [("a/http-receiver-0".into(), false), ("a/send-to-interface-1".into(), false)]);
         assert_eq!(processes[1]["pid"], 8);
         assert_eq!(processes[1]["health"]["process"], "send-to-interface");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_process_that_says_farewell_is_dropped_at_once() {
+        let roster = Roster::new("a/http-receiver-0".to_owned(), &settings());
+        roster.record(beat("a", "receive-status-0"));
+        roster.record(beat("a", "receive-status-1"));
+        roster.record_bytes(br#"{"host": "a", "name": "receive-status-1", "stopped": true}"#);
+        assert_eq!(
+            names(&roster.processes(beat("a", "http-receiver-0"))),
+            [("a/http-receiver-0".into(), false), ("a/receive-status-0".into(), false)]
+        );
     }
 
     #[tokio::test(start_paused = true)]

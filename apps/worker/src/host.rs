@@ -284,14 +284,14 @@ where
     let zpages_task = tokio::spawn(zpages);
     host.prepare_dependencies();
     let beating_stop = CancellationToken::new();
-    if let Some(rabbit) = host.rabbit.clone() {
+    let beating = host.rabbit.clone().map(|rabbit| {
         let beating = host.clone();
         let health = move || {
             let host = beating.clone();
             async move { host.health().await }
         };
-        crate::heartbeat::spawn_beating(rabbit, &host.settings.heartbeat, health, beating_stop.clone());
-    }
+        crate::heartbeat::spawn_beating(rabbit, &host.settings.heartbeat, health, beating_stop.clone())
+    });
 
     // The relay outlives the work, so the events of the last messages go out.
     let relay_stop = CancellationToken::new();
@@ -318,6 +318,9 @@ where
     beating_stop.cancel();
     relay_stop.cancel();
     let _ = relay_task.await;
+    if let Some(beating) = beating {
+        let _ = beating.await;
+    }
     if let Some(rabbit) = &host.rabbit {
         rabbit.close().await;
     }
