@@ -258,5 +258,23 @@ async fn healthz_all_lists_every_process_marks_a_killed_one_stale_and_counts_que
     assert_eq!(all["database"]["requests"]["byStatus"]["Received"], 4, "{all:#}");
     assert!(all["database"]["requests"]["oldestWaitingAgeSeconds"]["Received"].as_i64().is_some(), "{all:#}");
 
+    // The BZI's queues, as Azure counts them: a status nobody can read is
+    // parked on the poison queue.
+    system.statuses_queue.put("<status>not json</status>").await.unwrap();
+    let all = eventually(Duration::from_secs(30), "the parked status counted", || async {
+        let all = system.health_of_all().await.ok()?;
+        let poison = all["interfaceQueues"].as_array()?.iter().find(|q| q["queue"] == "poison")?.clone();
+        (poison["approximateCount"] == 1).then_some(all)
+    })
+    .await
+    .unwrap();
+    let interface = all["interfaceQueues"].as_array().unwrap();
+    let queues = [("requests", &system.requests_queue), ("statuses", &system.statuses_queue), ("poison", &system.poison_queue)];
+    for (role, queue) in queues {
+        let listed = interface.iter().find(|q| q["queue"] == role).unwrap();
+        assert_eq!(listed["name"], queue.name(), "{listed}");
+        assert_eq!(listed["approximateCount"], queue.approximate_count().await.unwrap(), "{role}: {listed}");
+    }
+
     system.stop().await.unwrap();
 }

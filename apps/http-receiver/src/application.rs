@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use linebacker_azure_queue::QueueClient;
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_memory::InMemoryBus;
@@ -18,7 +19,7 @@ use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::metrics::metrics;
 use linebacker_worker::heartbeat::{self, Roster};
-use linebacker_worker::{pg_config, rabbit_settings, retry_policy, retry_until_done};
+use linebacker_worker::{pg_config, queue_service_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -123,7 +124,13 @@ impl Application {
         }
         let identity = Identity::this_process("http-receiver", settings.instance);
         let roster = Arc::new(Roster::new(identity.key(), &settings.heartbeat));
-        let health = HealthState { identity, usage: UsageMeter::new(), roster: roster.clone(), settings: settings.heartbeat.clone() };
+        let health = HealthState {
+            identity,
+            usage: UsageMeter::new(),
+            roster: roster.clone(),
+            settings: settings.heartbeat.clone(),
+            interface_queues: interface_queues(&settings),
+        };
         let state = web::Data::new(ApiState {
             create: Arc::new(CreateBackupRequest::new(store.clone())),
             get: Arc::new(GetBackupRequest::new(store.clone(), store)),
@@ -232,6 +239,16 @@ fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// The BZI's queues, as `healthz/all` names them.
+fn interface_queues(settings: &Settings) -> Vec<(&'static str, Result<QueueClient, String>)> {
+    let config = queue_service_config(settings);
+    let azure = &settings.azure_queue;
+    [("requests", &azure.requests_queue), ("statuses", &azure.statuses_queue), ("poison", &azure.poison_queue)]
+        .into_iter()
+        .map(|(role, name)| (role, QueueClient::new(&config, name).map_err(|error| format!("{error:#}"))))
+        .collect()
 }
 
 /// Applies migrations in the background when `database.migrate_on_start`;

@@ -210,7 +210,8 @@ fn healthz() {}
 #[utoipa::path(get, path = "/api/zpages/healthz/all", tag = "operations",
     description = "The whole system: every process heard from through its heartbeat (on any host; `stale` once \
                    silent for `heartbeat.stale_after_ms`), each work queue's depth, consumers, dead letters and \
-                   waiting retries as the broker counts them, the outbox backlog and its oldest age, requests per \
+                   waiting retries as the broker counts them, the BZI's queues with Azure's approximate counts, \
+                   the outbox backlog and its oldest age, requests per \
                    status and the oldest `Received`, `Allowed` and `Sent` request's age. A part that cannot be read \
                    holds an `error` instead.",
     responses((status = 200, description = "The system's health", content_type = "application/json")))]

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use linebacker_domain::DomainError;
 use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
+use linebacker_azure_queue::QueueClient;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::settings::HeartbeatSettings;
@@ -37,6 +38,9 @@ pub struct HealthState {
     /// Every process heard from through its heartbeats.
     pub roster: Arc<Roster>,
     pub settings: HeartbeatSettings,
+    /// The BZI's queues (`requests`, `statuses`, `poison`), counted for
+    /// `healthz/all`; an invalid account is shown as the error.
+    pub interface_queues: Vec<(&'static str, Result<QueueClient, String>)>,
 }
 
 /// What every handler can reach.

@@ -1,12 +1,14 @@
 //! The receiver's zpages (SPEC §7), under `/api/zpages/`: probes that need
 //! no token, its own health, and the health of the whole system
 //! (`healthz/all`): every process heard from through its heartbeats, the
-//! broker's counts of each work queue, and the database's counts of the
-//! outbox and of the requests.
+//! broker's counts of each work queue, the BZI's queues, and the
+//! database's counts of the outbox and of the requests.
 
+use std::future::Future;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use linebacker_domain::DomainError;
 use linebacker_runtime::health::common_health;
 use serde_json::{Value, json};
 
@@ -97,6 +99,7 @@ pub async fn healthz_all(state: web::Data<ApiState>) -> HttpResponse {
         "summary": { "processes": processes.len(), "stale": stale },
         "processes": processes,
         "queues": queues(&state).await,
+        "interfaceQueues": interface_queues(&state).await,
         "database": database_counts(&state).await,
     }))
 }
@@ -107,9 +110,8 @@ async fn queues(state: &ApiState) -> Value {
         return json!({ "error": "the in-memory bus has no broker queues" });
     };
     let bus = bus.clone();
-    let counted = state.on_main_runtime(async move { tokio::time::timeout(COUNTS_TIMEOUT, bus.queue_stats()).await }).await;
-    match counted {
-        Ok(Ok(Ok(stats))) => stats
+    match read_within(state, "the broker", async move { bus.queue_stats().await }).await {
+        Ok(stats) => stats
             .into_iter()
             .map(|queue| {
                 json!({
@@ -122,27 +124,63 @@ async fn queues(state: &ApiState) -> Value {
                 })
             })
             .collect(),
-        Ok(Ok(Err(error))) => json!({ "error": format!("{error:#}") }),
-        Ok(Err(_)) => json!({ "error": format!("the broker did not answer within {COUNTS_TIMEOUT:?}") }),
-        Err(_) => json!({ "error": "the broker's counts could not be read" }),
+        Err(error) => error,
     }
+}
+
+/// The BZI's queues as Azure counts them (approximately): requests waiting
+/// for the interface, statuses waiting for `interface-listener`, and
+/// statuses it parked.
+async fn interface_queues(state: &ApiState) -> Value {
+    let mut queues = Vec::with_capacity(state.health.interface_queues.len());
+    for (role, client) in &state.health.interface_queues {
+        let count = match client {
+            Ok(client) => {
+                let client = client.clone();
+                match read_within(state, "the queue service", async move { client.approximate_count().await }).await {
+                    Ok(count) => json!({ "approximateCount": count }),
+                    Err(error) => error,
+                }
+            }
+            Err(error) => json!({ "error": error }),
+        };
+        let name = client.as_ref().map(|c| c.name().to_owned()).ok();
+        let mut entry = json!({ "queue": role, "name": name });
+        if let (Value::Object(entry), Value::Object(count)) = (&mut entry, count) {
+            entry.extend(count);
+        }
+        queues.push(entry);
+    }
+    Value::from(queues)
 }
 
 /// The outbox backlog and the requests per status, from the database.
 async fn database_counts(state: &ApiState) -> Value {
     let database = state.database.clone();
-    let read = state.on_main_runtime(async move { tokio::time::timeout(COUNTS_TIMEOUT, database.work_stats()).await }).await;
-    match read {
-        Ok(Ok(Ok(stats))) => json!({
+    match read_within(state, "the database", async move { database.work_stats().await }).await {
+        Ok(stats) => json!({
             "outbox": { "backlog": stats.outbox_backlog, "oldestAgeSeconds": stats.outbox_oldest_age_secs },
             "requests": {
                 "byStatus": by_name(stats.requests),
                 "oldestWaitingAgeSeconds": by_name(stats.oldest_waiting_age_secs),
             },
         }),
-        Ok(Ok(Err(error))) => json!({ "error": format!("{error:#}") }),
-        Ok(Err(_)) => json!({ "error": format!("the database did not answer within {COUNTS_TIMEOUT:?}") }),
-        Err(_) => json!({ "error": "the database's counts could not be read" }),
+        Err(error) => error,
+    }
+}
+
+/// Runs `read` on the main runtime (where the pools live) for at most
+/// `COUNTS_TIMEOUT`; a failure becomes the `{error}` shown in its place.
+async fn read_within<T: Send + 'static>(
+    state: &ApiState,
+    source: &str,
+    read: impl Future<Output = Result<T, DomainError>> + Send + 'static,
+) -> Result<T, Value> {
+    match state.on_main_runtime(async move { tokio::time::timeout(COUNTS_TIMEOUT, read).await }).await {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(error))) => Err(json!({ "error": format!("{error:#}") })),
+        Ok(Err(_)) => Err(json!({ "error": format!("{source} did not answer within {COUNTS_TIMEOUT:?}") })),
+        Err(_) => Err(json!({ "error": format!("{source} could not be read") })),
     }
 }
 
