@@ -2,7 +2,9 @@
 //! type several times, restarts RabbitMQ and PostgreSQL, and freezes the
 //! simulated job service and interface for a while; then it lets the system
 //! drain and reports what became of every accepted request. It fails when a
-//! request was lost or a backup recorded twice.
+//! request was lost or a backup recorded twice, or when a process's `readyz`
+//! did not turn 503 while a dependency it needs was stopped and 200 once it
+//! was back.
 //!
 //! `scripts/fault-injection.sh` runs it with thousands of requests; the test
 //! suite runs a shorter version. Knobs (environment):
@@ -57,35 +59,83 @@ fn postgres_cluster() -> String {
     versions.into_iter().max().unwrap()
 }
 
+/// How long a process may take to show a dependency's loss or return on
+/// `readyz`.
+const READINESS_WITHIN: Duration = Duration::from_secs(30);
+
+/// The `readyz` of every process that depends on the broker (the workers)
+/// or on the database (every process): `(name, url)`.
+fn readiness_urls(system: &System, broker: bool) -> Vec<(String, String)> {
+    let mut urls: Vec<(String, String)> = system
+        .processes
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), format!("{}/readyz", p.zpages_url()?))))
+        .collect();
+    if !broker {
+        urls.push(("http-receiver-0".to_owned(), format!("{}/api/zpages/readyz", system.receiver_url)));
+    }
+    urls
+}
+
+/// Waits until every one of `urls` answers `status`; records when each did,
+/// and which did not within `READINESS_WITHIN` in `missed`.
+async fn await_readiness(
+    system: &System,
+    timeline: &Timeline,
+    urls: &[(String, String)],
+    status: u16,
+    missed: &Mutex<Vec<String>>,
+) {
+    let checks = urls.iter().map(|(name, url)| async move {
+        let answered = eventually(READINESS_WITHIN, url, || async {
+            let response = system.http.get(url).timeout(Duration::from_secs(3)).send().await.ok()?;
+            (response.status().as_u16() == status).then_some(())
+        })
+        .await;
+        if answered.is_err() {
+            missed.lock().unwrap().push(format!("{name} did not answer {status} on readyz"));
+        }
+    });
+    futures::future::join_all(checks).await;
+    timeline.record(format!("readyz {status} from all {} processes that need it", urls.len()));
+}
+
 /// Takes RabbitMQ (or PostgreSQL) away for `outage`, for real or by cutting
-/// the processes' connections.
-async fn outage(system: &System, timeline: &Timeline, broker: bool, real: bool, outage: Duration) {
+/// the processes' connections; checks that `readyz` of each process that
+/// needs it turns 503 meanwhile and 200 once it is back.
+async fn outage(system: &System, timeline: &Timeline, broker: bool, real: bool, outage: Duration, missed: &Mutex<Vec<String>>) {
     let name = if broker { "RabbitMQ" } else { "PostgreSQL" };
+    let urls = readiness_urls(system, broker);
+    let went = Instant::now();
     if real {
-        let cluster = postgres_cluster();
         timeline.record(format!("{name} stopping"));
         if broker {
             run("rabbitmqctl", &["stop_app"]);
         } else {
-            run("pg_ctlcluster", &["--skip-systemctl-redirect", &cluster, "main", "stop", "-m", "fast"]);
+            run("pg_ctlcluster", &["--skip-systemctl-redirect", &postgres_cluster(), "main", "stop", "-m", "fast"]);
         }
-        tokio::time::sleep(outage).await;
+        timeline.record(format!("{name} stopped"));
+    } else {
+        let link = if broker { &system.broker_link } else { &system.database_link };
+        link.as_ref().unwrap().cut();
+        timeline.record(format!("{name} connections cut"));
+    }
+    await_readiness(system, timeline, &urls, 503, missed).await;
+    tokio::time::sleep(outage.saturating_sub(went.elapsed())).await;
+    if real {
         if broker {
             run("rabbitmqctl", &["start_app"]);
             run("rabbitmqctl", &["await_startup"]);
         } else {
-            run("pg_ctlcluster", &["--skip-systemctl-redirect", &cluster, "main", "start"]);
+            run("pg_ctlcluster", &["--skip-systemctl-redirect", &postgres_cluster(), "main", "start"]);
         }
         timeline.record(format!("{name} started again"));
     } else {
         let link = if broker { &system.broker_link } else { &system.database_link };
-        let link = link.as_ref().unwrap();
-        link.cut();
-        timeline.record(format!("{name} connections cut"));
-        tokio::time::sleep(outage).await;
-        link.restore();
+        link.as_ref().unwrap().restore();
         timeline.record(format!("{name} connections restored"));
     }
+    await_readiness(system, timeline, &urls, 200, missed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,6 +196,9 @@ async fn under_faults_no_accepted_request_is_lost_and_no_backup_is_recorded_twic
         })
     };
 
+    // What readyz did not show in time during the outages.
+    let readiness_missed = Mutex::new(Vec::<String>::new());
+
     // The faults, one after another while the load runs.
     for round in 1..=kills {
         for worker in WORKERS {
@@ -159,9 +212,9 @@ async fn under_faults_no_accepted_request_is_lost_and_no_backup_is_recorded_twic
     }
     {
         let system = system.lock().await;
-        outage(&system, &timeline, true, real, outage_for).await;
+        outage(&system, &timeline, true, real, outage_for, &readiness_missed).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        outage(&system, &timeline, false, real, outage_for).await;
+        outage(&system, &timeline, false, real, outage_for, &readiness_missed).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let simulator = system.processes.iter().find(|p| p.name == "backup-system-simulator-0").unwrap();
         simulator.signal("STOP").unwrap();
@@ -257,6 +310,7 @@ async fn under_faults_no_accepted_request_is_lost_and_no_backup_is_recorded_twic
     assert_eq!(duplicate_backups, 0);
     let kills_done = timeline.events.lock().unwrap().iter().filter(|(_, e)| e.starts_with("SIGKILL")).count();
     assert_eq!(kills_done, kills * WORKERS.len(), "every kill happened");
+    assert_eq!(readiness_missed.into_inner().unwrap(), Vec::<String>::new(), "readyz during the outages");
     assert_eq!(system.all_running(), Vec::<String>::new(), "a process died");
     system.stop().await.unwrap();
 }
