@@ -1,5 +1,6 @@
 //! SPEC §7's readyz rule on the real binaries: every process's `readyz`
-//! turns 503 when its database or broker goes away and 200 when it returns.
+//! turns 503 when its database or broker goes away and 200 when it returns,
+//! and interface-listener's also while the BZI's queue service is away.
 //! The dependencies are taken away by cutting the processes' connections at
 //! the switchable proxies, leaving the shared servers alone. The receiver is
 //! the one exception for the broker: its outbox keeps events while the
@@ -181,7 +182,21 @@ async fn readyz_of_every_process_turns_503_while_its_database_or_broker_is_away_
     answer_until(&system, receiver, "broker up", restored + NOTICE_WITHIN, |a| a.dependency("broker") == "up", stays_ready)
         .await;
 
-    // And the system works after both outages.
+    // The BZI's queue service goes away: interface-listener, which polls it,
+    // opens its breaker and is not ready until the service answers again.
+    let azure = link(&system.azure_link, "queue service");
+    let listener = workers.iter().copied().find(|p| p.name == "interface-listener-0").unwrap();
+    azure.cut();
+    let cut = Instant::now();
+    let answer = answer_until(&system, listener, "503", cut + NOTICE_WITHIN, |a| a.status == 503, |_| true).await;
+    assert_reports(listener, &answer, "statuses-queue", "open", &system);
+    println!("{}: 503 after {:.1}s", listener.name, cut.elapsed().as_secs_f64());
+    azure.restore();
+    let restored = Instant::now();
+    answer_until(&system, listener, "200", restored + NOTICE_WITHIN, |a| a.status == 200, |_| true).await;
+    println!("{}: 200 after {:.1}s", listener.name, restored.elapsed().as_secs_f64());
+
+    // And the system works after all the outages.
     system.post("job-1", "2022-05-30").await.unwrap();
     system.wait_until_settled(1, Duration::from_secs(60)).await.unwrap();
 

@@ -26,8 +26,9 @@ pub const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-
 pub struct SystemOptions {
     /// Instances of each worker.
     pub instances: u16,
-    /// Route the processes' PostgreSQL and RabbitMQ connections through
-    /// switchable proxies (`System::database_link`, `System::broker_link`).
+    /// Route the processes' PostgreSQL, RabbitMQ and Azurite connections
+    /// through switchable proxies (`System::database_link`,
+    /// `System::broker_link`, `System::azure_link`).
     pub through_proxies: bool,
     /// The share of requests the simulated interface fails.
     pub failure_share: f64,
@@ -55,9 +56,11 @@ pub struct System {
     /// Stands between the workers and the simulator's backup job service,
     /// so a test can take the service away and give it back.
     pub job_service: SwitchableProxy,
-    /// With `through_proxies`: the processes' way to PostgreSQL and RabbitMQ.
+    /// With `through_proxies`: the processes' way to PostgreSQL, RabbitMQ
+    /// and the BZI's queue service (Azurite).
     pub database_link: Option<SwitchableProxy>,
     pub broker_link: Option<SwitchableProxy>,
+    pub azure_link: Option<SwitchableProxy>,
 }
 
 /// A free TCP port on loopback, with `also_free` more free ports after it.
@@ -75,6 +78,17 @@ pub fn free_port_run(also_free: u16) -> anyhow::Result<u16> {
         }
     }
     anyhow::bail!("no run of {} free ports found", also_free + 1)
+}
+
+/// A switchable proxy in front of the Azurite endpoint of `account_uri`.
+async fn azure_proxy(account_uri: &str) -> anyhow::Result<SwitchableProxy> {
+    use std::net::ToSocketAddrs;
+
+    let url = reqwest::Url::parse(account_uri).context("the Azurite account URI")?;
+    let host = url.host_str().context("the Azurite account URI has no host")?;
+    let port = url.port_or_known_default().context("the Azurite account URI has no port")?;
+    let target = (host, port).to_socket_addrs()?.next().context("the Azurite host resolves to no address")?;
+    SwitchableProxy::start(target).await
 }
 
 impl System {
@@ -103,6 +117,7 @@ impl System {
         } else {
             (None, None)
         };
+        let azure_link = if options.through_proxies { Some(azure_proxy(&azure.account_uri).await?) } else { None };
         let process_database_url = match &database_link {
             Some(link) => database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port())),
             None => database.url.clone(),
@@ -125,6 +140,13 @@ impl System {
         let mut common = common;
         if let Some(link) = &broker_link {
             common.push(("LINEBACKER__RABBITMQ__URL".into(), format!("amqp://guest:guest@127.0.0.1:{}/%2f", link.port())));
+        }
+        if let Some(link) = &azure_link {
+            let uri = reqwest::Url::parse(&azure.account_uri)
+                .ok()
+                .and_then(|mut url| url.set_port(Some(link.port())).ok().map(|()| url.to_string()))
+                .context("the Azurite account URI")?;
+            common.push(("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI".into(), uri.trim_end_matches('/').to_owned()));
         }
         let mut processes = Vec::new();
 
@@ -155,6 +177,7 @@ impl System {
             job_service,
             database_link,
             broker_link,
+            azure_link,
         };
         // The receiver migrates the database; workers start once it has.
         system.wait_ready(&format!("{}/api/zpages/readyz", system.receiver_url)).await?;

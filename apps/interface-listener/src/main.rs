@@ -1,6 +1,7 @@
 //! interface-listener: turns each status message of the backup zone
 //! interface into a `StoreStatusReceived` event, then deletes it. Polling
-//! backs off while the queue is empty and resets when a message arrives.
+//! backs off while the queue is empty and resets when a message arrives;
+//! while the queue service keeps failing, its breaker holds polling back.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,9 +9,13 @@ use std::time::Duration;
 
 use linebacker_azure_queue::AzureStatusInbox;
 use linebacker_domain::usecase::ForwardStatuses;
+use linebacker_worker::breaker::Gate;
 use linebacker_worker::{Host, poll_with_backoff, run_worker};
 
 const IDLE_START: Duration = Duration::from_millis(100);
+
+/// The breaker of the BZI's queue service, as health pages name it.
+const STATUSES_QUEUE: &str = "statuses-queue";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,12 +29,20 @@ async fn listen(host: &Host) -> anyhow::Result<()> {
     if let Err(error) = &queues_ready {
         tracing::warn!(error = %error, "cannot create the status queues yet");
     }
+    // Behind a breaker like every worker's external system: while the
+    // queue service keeps failing the listener is not ready and polls only
+    // when the breaker lets a probe through.
+    let breaker = host.breaker(STATUSES_QUEUE);
+    let inbox = host.guarded(STATUSES_QUEUE, inbox);
     let settings = &host.settings.interface_listener;
-    let forward = ForwardStatuses::new(Arc::new(inbox), host.bus.clone(), settings.max_dequeue_count)
+    let forward = ForwardStatuses::new(inbox, host.bus.clone(), settings.max_dequeue_count)
         .continuing_traces(Arc::new(host.database.store()));
     let visibility = Duration::from_secs(settings.visibility_timeout_secs);
     let idle_max = Duration::from_millis(settings.idle_backoff_max_ms);
     poll_with_backoff(&host.shutdown, IDLE_START, idle_max, || async {
+        if matches!(breaker.gate(), Gate::OpenUntil(_)) {
+            return false;
+        }
         match forward.poll(settings.batch_size, visibility).await {
             Ok(done) => {
                 host.stats.record_forwarded(&done);
