@@ -3,6 +3,8 @@
 //! lock that lets one recovery run at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,20 +17,11 @@ use linebacker_domain::{
     BackupJobId, BackupProviderCode, BackupRequest, DataDate, DomainEvent, EventType, PreparedDataPathName,
     RequesterId, StatusTypeCode, TransportTypeCode,
 };
-use linebacker_postgres::{Database, PgConfig, PgStore};
+use linebacker_postgres::{Database, PgStore};
 use linebacker_runtime::TokioTimer;
-use linebacker_testkit::fresh_database;
 
 async fn database() -> Database {
-    let db = fresh_database().await.unwrap();
-    let database = Database::connect_lazy(&PgConfig {
-        url: db.url,
-        max_connections: 10,
-        acquire_timeout: Duration::from_secs(5),
-    })
-    .unwrap();
-    database.migrate().await.unwrap();
-    database
+    common::migrated_database(10).await
 }
 
 /// Stores a request, moved on to `status`, as last changed an hour ago.

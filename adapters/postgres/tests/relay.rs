@@ -1,6 +1,8 @@
 //! The outbox relay against the real PostgreSQL and RabbitMQ: each test has
 //! its own database, exchange and queue names.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +13,9 @@ use linebacker_domain::{
     BackupJobId, BackupRequest, DataDate, DomainEvent, EventType, PreparedDataPathName, RequesterId,
     TransportTypeCode,
 };
-use linebacker_postgres::{Database, OutboxRelay, PgConfig, RelayConfig};
+use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
-use linebacker_testkit::{SwitchableProxy, WatchQueue, amqp_url, eventually, fresh_database, unique_name};
+use linebacker_testkit::{SwitchableProxy, WatchQueue, amqp_url, eventually, unique_name};
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
@@ -25,14 +27,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let db = fresh_database().await.unwrap();
-        let database = Database::connect_lazy(&PgConfig {
-            url: db.url,
-            max_connections: 20,
-            acquire_timeout: Duration::from_secs(5),
-        })
-        .unwrap();
-        database.migrate().await.unwrap();
+        let database = common::migrated_database(20).await;
         let exchange = unique_name("tx");
         let watch = WatchQueue::bind(&exchange, &[EventType::BackupRequestReceived.routing_key()]).await.unwrap();
         Self { database, queue_prefix: format!("{}.", unique_name("tq")), exchange, watch }

@@ -1,5 +1,7 @@
 //! PgStore against the real PostgreSQL, a fresh database per test.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -12,18 +14,9 @@ use linebacker_domain::{
     TransportTypeCode,
 };
 use linebacker_postgres::{Database, PgConfig};
-use linebacker_testkit::fresh_database;
 
 async fn database() -> Database {
-    let db = fresh_database().await.unwrap();
-    let database = Database::connect_lazy(&PgConfig {
-        url: db.url,
-        max_connections: 20,
-        acquire_timeout: Duration::from_secs(5),
-    })
-    .unwrap();
-    database.migrate().await.unwrap();
-    database
+    common::migrated_database(20).await
 }
 
 fn new_request(job: &str) -> NewBackupRequest {

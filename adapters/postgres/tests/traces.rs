@@ -1,26 +1,17 @@
 //! The trace a request is received under, kept with it for the steps that
 //! arrive without one (the BZI's status reply).
 
-use std::time::Duration;
+mod common;
 
 use linebacker_domain::ports::{BackupRequestRepository, RequestTraces};
 use linebacker_domain::request::{NewBackupRequest, now};
 use linebacker_domain::{
     BackupRequest, BackupRequestId, DataDate, DomainEvent, EventType, RequesterId, TraceParent, TransportTypeCode,
 };
-use linebacker_postgres::{Database, PgConfig};
-use linebacker_testkit::fresh_database;
+use linebacker_postgres::Database;
 
 async fn database() -> Database {
-    let db = fresh_database().await.unwrap();
-    let database = Database::connect_lazy(&PgConfig {
-        url: db.url,
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(5),
-    })
-    .unwrap();
-    database.migrate().await.unwrap();
-    database
+    common::migrated_database(4).await
 }
 
 fn request() -> BackupRequest {

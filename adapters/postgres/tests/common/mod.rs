@@ -1,0 +1,16 @@
+//! What every PostgreSQL test needs: a database of its own, migrated.
+
+use std::time::Duration;
+
+use linebacker_postgres::{Database, PgConfig};
+use linebacker_testkit::fresh_database;
+
+/// A fresh database with linebacker's schema, reached through a pool of
+/// `max_connections`.
+pub async fn migrated_database(max_connections: u32) -> Database {
+    let db = fresh_database().await.unwrap();
+    let config = PgConfig { url: db.url, max_connections, acquire_timeout: Duration::from_secs(5) };
+    let database = Database::connect_lazy(&config).unwrap();
+    database.migrate().await.unwrap();
+    database
+}
