@@ -278,3 +278,40 @@ async fn healthz_all_lists_every_process_marks_a_killed_one_stale_and_counts_que
 
     system.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_worker_answers_503_on_livez_and_readyz_until_its_in_flight_work_is_done() {
+    let _one = ONE_SYSTEM_AT_A_TIME.lock().await;
+    let mut system = System::start(SystemOptions { failure_share: 0.0, ..SystemOptions::default() }).await.unwrap();
+    // A frozen job service holds check-allowed's next message in flight.
+    let simulator = system.processes.iter().find(|p| p.name == "backup-system-simulator-0").unwrap();
+    simulator.signal("STOP").unwrap();
+    system.post("job-1", "2022-05-30").await.unwrap();
+    let position = system.processes.iter().position(|p| p.name == "check-allowed-0").unwrap();
+    let url = system.processes[position].zpages_url().unwrap();
+    eventually(Duration::from_secs(10), "check-allowed to take the message", || async {
+        let health: Value = system.http.get(format!("{url}/healthz")).send().await.ok()?.json().await.ok()?;
+        (health["messages"]["consumed"] == 1).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let mut worker = system.processes.remove(position);
+    worker.signal("INT").unwrap();
+    let (livez, readyz) = eventually(Duration::from_secs(5), "livez and readyz to say stopping", || async {
+        let livez = system.http.get(format!("{url}/livez")).send().await.ok()?;
+        let readyz = system.http.get(format!("{url}/readyz")).send().await.ok()?;
+        let readyz = (readyz.status(), readyz.json::<Value>().await.ok()?);
+        (livez.status() == 503).then_some((livez.json::<Value>().await.ok()?, readyz))
+    })
+    .await
+    .unwrap();
+    assert_eq!(livez["status"], "stopping");
+    assert_eq!(readyz.0, 503);
+    assert_eq!(readyz.1["status"], "stopping");
+
+    let simulator = system.processes.iter().find(|p| p.name == "backup-system-simulator-0").unwrap();
+    simulator.signal("CONT").unwrap();
+    worker.wait_for_exit_0(Duration::from_secs(15)).await.unwrap();
+    system.stop().await.unwrap();
+}

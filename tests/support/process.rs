@@ -126,6 +126,12 @@ impl Process {
             anyhow::bail!("{exited} before it was stopped");
         }
         self.signal("INT")?;
+        self.wait_for_exit_0(timeout).await
+    }
+
+    /// Waits for the process to exit (it was told to stop) and requires
+    /// exit code 0 within `timeout`.
+    pub async fn wait_for_exit_0(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let status = tokio::time::timeout(timeout, self.child.wait())
             .await
             .with_context(|| format!("{} did not stop within {timeout:?}", self.name))??;
