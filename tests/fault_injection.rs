@@ -100,41 +100,47 @@ async fn await_readiness(
     timeline.record(format!("readyz {status} from all {} processes that need it", urls.len()));
 }
 
+/// Stops (`up` false) or starts RabbitMQ (or PostgreSQL) for real, or cuts
+/// or restores the processes' connections to it; records it.
+fn switch(system: &System, timeline: &Timeline, broker: bool, real: bool, up: bool) {
+    let name = if broker { "RabbitMQ" } else { "PostgreSQL" };
+    if !real {
+        let link = if broker { &system.broker_link } else { &system.database_link };
+        let link = link.as_ref().unwrap();
+        if up { link.restore() } else { link.cut() }
+        timeline.record(format!("{name} connections {}", if up { "restored" } else { "cut" }));
+        return;
+    }
+    if !up {
+        timeline.record(format!("{name} stopping"));
+    }
+    match (broker, up) {
+        (true, false) => run("rabbitmqctl", &["stop_app"]),
+        (true, true) => {
+            run("rabbitmqctl", &["start_app"]);
+            run("rabbitmqctl", &["await_startup"]);
+        }
+        (false, up) => {
+            let action = if up { vec!["start"] } else { vec!["stop", "-m", "fast"] };
+            let cluster = postgres_cluster();
+            let mut args = vec!["--skip-systemctl-redirect", cluster.as_str(), "main"];
+            args.extend(action);
+            run("pg_ctlcluster", &args);
+        }
+    }
+    timeline.record(format!("{name} {}", if up { "started again" } else { "stopped" }));
+}
+
 /// Takes RabbitMQ (or PostgreSQL) away for `outage`, for real or by cutting
 /// the processes' connections; checks that `readyz` of each process that
 /// needs it turns 503 meanwhile and 200 once it is back.
 async fn outage(system: &System, timeline: &Timeline, broker: bool, real: bool, outage: Duration, missed: &Mutex<Vec<String>>) {
-    let name = if broker { "RabbitMQ" } else { "PostgreSQL" };
     let urls = readiness_urls(system, broker);
     let went = Instant::now();
-    if real {
-        timeline.record(format!("{name} stopping"));
-        if broker {
-            run("rabbitmqctl", &["stop_app"]);
-        } else {
-            run("pg_ctlcluster", &["--skip-systemctl-redirect", &postgres_cluster(), "main", "stop", "-m", "fast"]);
-        }
-        timeline.record(format!("{name} stopped"));
-    } else {
-        let link = if broker { &system.broker_link } else { &system.database_link };
-        link.as_ref().unwrap().cut();
-        timeline.record(format!("{name} connections cut"));
-    }
+    switch(system, timeline, broker, real, false);
     await_readiness(system, timeline, &urls, 503, missed).await;
     tokio::time::sleep(outage.saturating_sub(went.elapsed())).await;
-    if real {
-        if broker {
-            run("rabbitmqctl", &["start_app"]);
-            run("rabbitmqctl", &["await_startup"]);
-        } else {
-            run("pg_ctlcluster", &["--skip-systemctl-redirect", &postgres_cluster(), "main", "start"]);
-        }
-        timeline.record(format!("{name} started again"));
-    } else {
-        let link = if broker { &system.broker_link } else { &system.database_link };
-        link.as_ref().unwrap().restore();
-        timeline.record(format!("{name} connections restored"));
-    }
+    switch(system, timeline, broker, real, true);
     await_readiness(system, timeline, &urls, 200, missed).await;
 }
 

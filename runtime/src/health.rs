@@ -51,9 +51,9 @@ impl Identity {
         }
     }
 
-    /// Host and name together: one process of the system, wherever it runs.
+    /// Host and name together (`process_key`).
     pub fn key(&self) -> String {
-        format!("{}/{}", self.host, self.name)
+        process_key(&self.host, &self.name)
     }
 }
 
@@ -152,8 +152,43 @@ pub fn http_counts() -> Value {
     Value::from(counts)
 }
 
-/// The part of `healthz` every process shares.
-pub fn common_health(identity: &Identity, usage: &UsageMeter) -> Value {
+/// Whether a process can work now, and the state of what it depends on,
+/// as its probes and health pages tell it.
+pub struct Readiness {
+    /// Its dependencies are usable.
+    pub ready: bool,
+    /// It is shutting down.
+    pub stopping: bool,
+    /// `{database: up|down, broker: ..., ...}`.
+    pub dependencies: Value,
+}
+
+impl Readiness {
+    /// Whether `readyz` answers 200: ready, and not stopping.
+    pub fn serving(&self) -> bool {
+        self.ready && !self.stopping
+    }
+
+    /// `readyz`'s body, the same on every process:
+    /// `{status: ready | not ready | stopping, dependencies}`.
+    pub fn body(&self) -> Value {
+        let status = match (self.stopping, self.ready) {
+            (true, _) => "stopping",
+            (false, true) => "ready",
+            (false, false) => "not ready",
+        };
+        json!({ "status": status, "dependencies": self.dependencies })
+    }
+}
+
+/// `livez`'s body: `{status: live | stopping}`.
+pub fn liveness(stopping: bool) -> Value {
+    json!({ "status": if stopping { "stopping" } else { "live" } })
+}
+
+/// The part of `healthz` every process shares: who it is, what it uses,
+/// its readiness and the HTTP requests it answered.
+pub fn common_health(identity: &Identity, usage: &UsageMeter, readiness: Readiness) -> Value {
     let mut health = serde_json::to_value(identity).unwrap_or_else(|_| json!({}));
     let uptime = (Utc::now() - identity.started_at).num_seconds().max(0);
     if let Value::Object(fields) = &mut health {
@@ -162,8 +197,16 @@ pub fn common_health(identity: &Identity, usage: &UsageMeter) -> Value {
             fields.extend(usage);
         }
         fields.insert("http".to_owned(), http_counts());
+        fields.insert("ready".to_owned(), readiness.ready.into());
+        fields.insert("stopping".to_owned(), readiness.stopping.into());
+        fields.insert("dependencies".to_owned(), readiness.dependencies);
     }
     health
+}
+
+/// `host/name`: one process of the system, wherever it runs.
+pub fn process_key(host: &str, name: &str) -> String {
+    format!("{host}/{name}")
 }
 
 #[cfg(test)]
@@ -194,6 +237,17 @@ mod tests {
         assert!(usage["memory"]["residentBytes"].as_u64().unwrap_or(0) > 1024 * 1024, "{usage}");
         assert!(usage["cpu"]["seconds"].as_f64().is_some(), "{usage}");
         assert!(usage["cpu"]["percentSinceLast"].as_f64().is_some(), "{usage}");
+    }
+
+    #[test]
+    fn readyz_says_stopping_before_anything_else() {
+        let readiness = |ready, stopping| Readiness { ready, stopping, dependencies: json!({"database": "up"}) };
+        assert_eq!(readiness(true, false).body(), json!({"status": "ready", "dependencies": {"database": "up"}}));
+        assert!(readiness(true, false).serving());
+        assert_eq!(readiness(false, false).body()["status"], "not ready");
+        assert_eq!(readiness(true, true).body()["status"], "stopping");
+        assert!(!readiness(true, true).serving());
+        assert_eq!(liveness(true), json!({"status": "stopping"}));
     }
 
     #[test]

@@ -163,19 +163,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn request() -> linebacker_domain::BackupRequest {
-        use linebacker_domain::request::{NewBackupRequest, now};
-        use linebacker_domain::{BackupJobId, DataDate, PreparedDataPathName, RequesterId, TransportTypeCode};
-        let new = NewBackupRequest {
-            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
-            transport_type_code: TransportTypeCode::Http,
-            requester_id: RequesterId::anonymous(),
-        };
-        linebacker_domain::BackupRequest::receive(new, now())
-    }
-
     #[test]
     fn counted_requests_and_messages_show_in_the_text_format() {
         let metrics = metrics();
@@ -184,11 +171,7 @@ mod tests {
         metrics.requests.with_label_values(&["Received"]).set(4);
         metrics.count_transition("Received", "Allowed");
         metrics.breaker_state.with_label_values(&["database"]).set(2);
-        metrics.observe_published(&[linebacker_domain::DomainEvent::about(
-            linebacker_domain::EventType::BackupRequestAllowed,
-            &request(),
-            None,
-        )]);
+        metrics.observe_published(&[linebacker_testkit::sample_event(linebacker_domain::EventType::BackupRequestAllowed)]);
         let text = metrics.render();
         assert!(text.contains(r#"linebacker_http_requests_total{method="POST",route="/api/backup-requests",status="202"} 1"#), "{text}");
         assert!(text.contains("linebacker_http_request_duration_seconds_bucket"), "{text}");

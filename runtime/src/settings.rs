@@ -502,11 +502,17 @@ mod tests {
     fn retry_settings_out_of_range_name_their_key() {
         let settings = load(&[]).unwrap();
         assert_eq!((settings.retry.base_ms, settings.retry.cap_ms, settings.retry.jitter), (1000, 600_000, 0.2));
-        for (key, value) in [
+        each_names_its_key(&[
             ("LINEBACKER__RETRY__JITTER", "1.5"),
             ("LINEBACKER__RETRY__BASE_MS", "0"),
             ("LINEBACKER__RETRY__CAP_MS", "10"),
-        ] {
+        ]);
+    }
+
+    /// Each variable alone, with its value, stops the load with an error
+    /// naming its key (`LINEBACKER__RETRY__CAP_MS` → `retry.cap_ms`).
+    fn each_names_its_key(invalid: &[(&str, &str)]) {
+        for (key, value) in invalid {
             let error = load(&[(key, value)]).unwrap_err().to_string();
             let named = key.trim_start_matches("LINEBACKER__").replace("__", ".").to_lowercase();
             assert!(error.contains(&named), "{key}: {error}");
@@ -518,15 +524,11 @@ mod tests {
         let settings = load(&[]).unwrap();
         assert_eq!(settings.heartbeat.interval(), Duration::from_secs(2));
         assert_eq!(settings.heartbeat.stale_after(), Duration::from_secs(6));
-        for (key, value) in [
+        each_names_its_key(&[
             ("LINEBACKER__HEARTBEAT__INTERVAL_MS", "10"),
             ("LINEBACKER__HEARTBEAT__STALE_AFTER_MS", "2000"),
             ("LINEBACKER__HEARTBEAT__FORGET_AFTER_MS", "1000"),
-        ] {
-            let error = load(&[(key, value)]).unwrap_err().to_string();
-            let named = key.trim_start_matches("LINEBACKER__").replace("__", ".").to_lowercase();
-            assert!(error.contains(&named), "{key}: {error}");
-        }
+        ]);
     }
 
     #[test]

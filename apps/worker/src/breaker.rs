@@ -103,6 +103,21 @@ impl Breaker {
         })
     }
 
+    /// Whether it keeps its dependency's work back now: the process is not
+    /// ready.
+    pub fn is_open(&self) -> bool {
+        self.with_state(|state| matches!(state, State::Open { .. }))
+    }
+
+    /// The state as a metric: 0 closed, 1 half-open, 2 open.
+    pub fn level(&self) -> i64 {
+        self.with_state(|state| match state {
+            State::Closed { .. } => 0,
+            State::HalfOpen { .. } => 1,
+            State::Open { .. } => 2,
+        })
+    }
+
     /// `closed`, `open` or `half-open`, for health pages.
     pub fn state_name(&self) -> &'static str {
         self.with_state(|state| match state {

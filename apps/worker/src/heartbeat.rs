@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use linebacker_rabbitmq::RabbitBus;
+use linebacker_runtime::health::process_key;
 use linebacker_runtime::settings::HeartbeatSettings;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -125,7 +126,7 @@ pub struct Roster {
 
 /// `host/name` of a beat, if it says who sent it.
 fn key_of(health: &Value) -> Option<String> {
-    Some(format!("{}/{}", health["host"].as_str()?, health["name"].as_str()?))
+    Some(process_key(health["host"].as_str()?, health["name"].as_str()?))
 }
 
 impl Roster {

@@ -17,7 +17,7 @@ use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
-use linebacker_runtime::health::{Identity, UsageMeter, common_health};
+use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
@@ -110,14 +110,9 @@ impl Host {
         breakers.iter().map(|b| (b.name.to_owned(), serde_json::Value::from(b.state_name()))).collect()
     }
 
-    /// Every breaker's state as a metric: 0 closed, 1 half-open, 2 open.
+    /// Every breaker's state as a metric (`Breaker::level`).
     pub fn breaker_levels(&self) -> Vec<(&'static str, i64)> {
-        let level = |state: &str| match state {
-            "closed" => 0,
-            "half-open" => 1,
-            _ => 2,
-        };
-        self.all_breakers().iter().map(|b| (b.name, level(b.state_name()))).collect()
+        self.all_breakers().iter().map(|b| (b.name, b.level())).collect()
     }
 
     fn all_breakers(&self) -> Vec<Arc<Breaker>> {
@@ -127,7 +122,7 @@ impl Host {
     /// Whether this process's dependencies are usable now: the database and
     /// the broker answer, and no breaker is open (its external system, or
     /// the database, keeps failing). With each dependency's state.
-    pub async fn readiness(&self) -> (bool, serde_json::Value) {
+    pub async fn readiness(&self) -> Readiness {
         let database = self.database.is_ready().await;
         let broker = match &self.rabbit {
             Some(rabbit) if rabbit.is_connected() => "up",
@@ -135,29 +130,23 @@ impl Host {
             None => "in-memory",
         };
         let breakers = self.all_breakers();
-        let ready = database && broker != "down" && breakers.iter().all(|b| b.state_name() != "open");
+        let ready = database && broker != "down" && !breakers.iter().any(|b| b.is_open());
         let mut dependencies = serde_json::json!({
             "database": if database { "up" } else { "down" },
             "broker": broker,
         });
         if let serde_json::Value::Object(fields) = &mut dependencies {
-            for breaker in &breakers {
-                if breaker.name != "database" {
-                    fields.insert(breaker.name.to_owned(), serde_json::Value::from(breaker.state_name()));
-                }
+            for breaker in breakers.iter().filter(|b| b.name != "database") {
+                fields.insert(breaker.name.to_owned(), serde_json::Value::from(breaker.state_name()));
             }
         }
-        (ready, dependencies)
+        Readiness { ready, stopping: self.is_stopping() || self.shutdown.is_cancelled(), dependencies }
     }
 
     /// This process's `healthz` (SPEC §7), also sent as its heartbeat.
     pub async fn health(&self) -> serde_json::Value {
-        let (ready, dependencies) = self.readiness().await;
-        let mut health = common_health(&self.identity, &self.usage);
+        let mut health = common_health(&self.identity, &self.usage, self.readiness().await);
         if let serde_json::Value::Object(fields) = &mut health {
-            fields.insert("ready".to_owned(), ready.into());
-            fields.insert("stopping".to_owned(), (self.is_stopping() || self.shutdown.is_cancelled()).into());
-            fields.insert("dependencies".to_owned(), dependencies);
             fields.insert("breakers".to_owned(), self.breaker_states());
             fields.insert("messages".to_owned(), self.stats.snapshot());
         }

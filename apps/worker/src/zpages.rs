@@ -9,8 +9,8 @@ use std::time::Instant;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use linebacker_runtime::health::liveness;
 use linebacker_runtime::metrics::metrics;
-use serde_json::json;
 
 use crate::host::Host;
 
@@ -19,24 +19,16 @@ struct State {
 }
 
 async fn livez(state: web::Data<State>) -> HttpResponse {
-    if state.host.is_stopping() || state.host.shutdown.is_cancelled() {
-        HttpResponse::ServiceUnavailable().json(json!({"status": "stopping"}))
-    } else {
-        HttpResponse::Ok().json(json!({"status": "live"}))
-    }
+    let stopping = state.host.is_stopping() || state.host.shutdown.is_cancelled();
+    let body = liveness(stopping);
+    if stopping { HttpResponse::ServiceUnavailable().json(body) } else { HttpResponse::Ok().json(body) }
 }
 
-/// The receiver's shape: `{status, dependencies: {database, broker, <breaker>...}}`.
+/// `{status, dependencies: {database, broker, <breaker>...}}`, as on the receiver.
 async fn readyz(state: web::Data<State>) -> HttpResponse {
-    let (ready, dependencies) = state.host.readiness().await;
-    let stopping = state.host.shutdown.is_cancelled();
-    let status = match (stopping, ready) {
-        (true, _) => "stopping",
-        (false, true) => "ready",
-        (false, false) => "not ready",
-    };
-    let body = json!({"status": status, "dependencies": dependencies});
-    if ready && !stopping { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let readiness = state.host.readiness().await;
+    let body = readiness.body();
+    if readiness.serving() { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 async fn healthz(state: web::Data<State>) -> HttpResponse {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use linebacker_domain::DomainError;
-use linebacker_runtime::health::common_health;
+use linebacker_runtime::health::{Readiness, common_health, liveness};
 use serde_json::{Value, json};
 
 use super::{ApiState, Broker};
@@ -21,18 +21,16 @@ const COUNTS_TIMEOUT: Duration = Duration::from_secs(3);
 /// 200 while the process runs, 503 once it is stopping, so a balancer stops
 /// sending it work before it goes away.
 pub async fn livez(state: web::Data<ApiState>) -> HttpResponse {
-    if state.stopping.is_cancelled() {
-        HttpResponse::ServiceUnavailable().json(json!({ "status": "stopping" }))
-    } else {
-        HttpResponse::Ok().json(json!({ "status": "live" }))
-    }
+    let stopping = state.stopping.is_cancelled();
+    let body = liveness(stopping);
+    if stopping { HttpResponse::ServiceUnavailable().json(body) } else { HttpResponse::Ok().json(body) }
 }
 
 /// Whether a request could be stored now (the database answers and the
 /// schema is in place), with each dependency's state. The broker is
 /// reported but does not gate readiness: the outbox keeps events until it
 /// is back.
-async fn readiness(state: &ApiState) -> (bool, Value) {
+async fn readiness(state: &ApiState) -> Readiness {
     let database = state.database.clone();
     let database_up = state.on_main_runtime(async move { database.is_ready().await }).await.unwrap_or(false);
     let database = match (database_up, *state.schema_ready.borrow()) {
@@ -45,36 +43,23 @@ async fn readiness(state: &ApiState) -> (bool, Value) {
         Broker::Rabbit(_) => "down",
         Broker::InMemory => "in-memory",
     };
-    let ready = database == "up" && !state.stopping.is_cancelled();
-    (ready, json!({ "database": database, "broker": broker }))
+    Readiness {
+        ready: database == "up",
+        stopping: state.stopping.is_cancelled(),
+        dependencies: json!({ "database": database, "broker": broker }),
+    }
 }
 
 /// 200 only when a request could be stored now.
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
-    let (ready, dependencies) = readiness(&state).await;
-    let status = match (state.stopping.is_cancelled(), ready) {
-        (true, _) => "stopping",
-        (false, true) => "ready",
-        (false, false) => "not ready",
-    };
-    let body = json!({ "status": status, "dependencies": dependencies });
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    let readiness = readiness(&state).await;
+    let body = readiness.body();
+    if readiness.serving() { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// This receiver's health; also what its heartbeat carries.
 pub async fn own_health(state: &ApiState) -> Value {
-    let (ready, dependencies) = readiness(state).await;
-    let mut health = common_health(&state.health.identity, &state.health.usage);
-    if let Value::Object(fields) = &mut health {
-        fields.insert("ready".to_owned(), ready.into());
-        fields.insert("stopping".to_owned(), state.stopping.is_cancelled().into());
-        fields.insert("dependencies".to_owned(), dependencies);
-    }
-    health
+    common_health(&state.health.identity, &state.health.usage, readiness(state).await)
 }
 
 /// `GET /api/zpages/healthz`: process, version, uptime, memory, CPU,
