@@ -41,9 +41,16 @@ where
     }
 }
 
-/// Logs of a process: JSON on stdout, level from `RUST_LOG` (default `info`).
+/// The level of every process's logs when `RUST_LOG` is not set. PostgreSQL's
+/// NOTICEs (sqlx logs them at INFO) are left out: each process applies the
+/// migrations at start, and every one after the first would log each
+/// `... already exists, skipping`.
+const DEFAULT_FILTER: &str = "info,sqlx::postgres::notice=warn";
+
+/// Logs of a process: JSON on stdout, level from `RUST_LOG` (default
+/// [`DEFAULT_FILTER`]).
 pub fn init(service: &str, instance: u16) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = json_logs(service, instance, std::io::stdout).with(filter).try_init();
 }
 
@@ -110,6 +117,22 @@ mod tests {
         tracing::subscriber::with_default(json_logs("check-allowed", 3, move || writer.clone()), log);
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_default_level_leaves_out_postgres_notices_but_keeps_info_and_their_warnings() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = json_logs("check-allowed", 0, move || writer.clone()).with(EnvFilter::new(DEFAULT_FILTER));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "sqlx::postgres::notice", "relation \"outbox\" already exists, skipping");
+            tracing::warn!(target: "sqlx::postgres::notice", "a warning from the server");
+            tracing::info!("migrations applied");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("already exists"), "{text}");
+        assert!(text.contains("a warning from the server"), "{text}");
+        assert!(text.contains("migrations applied"), "{text}");
     }
 
     #[test]
