@@ -317,9 +317,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// Registers the document and Swagger UI.
+/// Registers the document and Swagger UI. `/swagger-ui` without the slash
+/// is where people type it: it redirects to the UI.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(SwaggerUi::new("/swagger-ui/{_:.*}").url(DOCUMENT_PATH, document()));
+    config
+        .service(web::redirect("/swagger-ui", "/swagger-ui/"))
+        .service(SwaggerUi::new("/swagger-ui/{_:.*}").url(DOCUMENT_PATH, document()));
 }
 
 #[cfg(test)]

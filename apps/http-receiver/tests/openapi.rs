@@ -141,3 +141,12 @@ async fn swagger_ui_is_served_from_the_binary() {
     let config = app.get("/swagger-ui/swagger-initializer.js").await.text().await.unwrap();
     assert!(config.contains("/api-docs/openapi.json"), "{config}");
 }
+
+#[tokio::test]
+async fn swagger_ui_without_the_trailing_slash_redirects_to_the_ui() {
+    let app = spawn_app().await;
+    let response = app.get("/swagger-ui").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.url().path(), "/swagger-ui/");
+    assert!(response.text().await.unwrap().contains("swagger"));
+}
