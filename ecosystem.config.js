@@ -1,6 +1,6 @@
 // PM2 process file for linebacker. Build first, then (scripts/run.sh does both):
 //   npx pm2 startOrRestart ecosystem.config.js --env dev
-//   npx pm2 delete ecosystem.config.js        # stop everything
+//   scripts/stop.sh                           # stop everything, PM2 included
 //
 // Every process is a native binary from `cargo build --release`, run by PM2
 // in fork mode (PM2's cluster mode is for Node programs only). PM2 gives each
@@ -74,9 +74,11 @@ module.exports = {
     // A process that keeps dying (say, its database is unreachable at start)
     // is restarted with growing delays instead of in a tight loop.
     exp_backoff_restart_delay: 500,
-    // One file per instance (PM2 appends the instance number).
+    // One file per process for all its instances, named as here (without
+    // merge_logs PM2 would append its own process id, not the instance
+    // number); every JSON line names its instance.
     out_file: path.join(root, ".run", "logs", `${name}.out.log`),
     error_file: path.join(root, ".run", "logs", `${name}.err.log`),
-    merge_logs: false,
+    merge_logs: true,
   })),
 };

@@ -5,7 +5,7 @@
 #   scripts/run.sh                        # APP_ENV=dev (no auth)
 #   APP_ENV=production scripts/run.sh
 #   LINEBACKER__HTTP__PORT=18080 scripts/run.sh   # any LINEBACKER__* override
-# Stop with: npx pm2 delete ecosystem.config.js
+# Stop with: scripts/stop.sh (the processes, the PM2 daemon and Azurite)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,5 +67,5 @@ Read it back with the backupRequestId from the answer (or its Location header):
 Processes and logs:  npx pm2 ls   |   npx pm2 logs   (files in .run/logs/)
 Readiness:           curl $base/api/zpages/readyz
 System health:       curl $base/api/zpages/healthz/all   (every process, queue depths, backlog)
-Stop:                npx pm2 delete ecosystem.config.js
+Stop:                scripts/stop.sh
 EOF
