@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod event;
 pub mod external;
+pub mod listing;
 pub mod ports;
 pub mod request;
 pub mod trace;

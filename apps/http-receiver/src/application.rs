@@ -112,7 +112,8 @@ impl Application {
         let relay = tokio::spawn(run_relay(relay, schema_ready.clone(), relay_stop.clone(), budget.relay_flush));
 
         let stopping = CancellationToken::new();
-        let store = Arc::new(database.store());
+        let identity = Identity::this_process("http-receiver", settings.instance);
+        let store = Arc::new(database.store_of(&identity.name));
         let per_second = settings.recovery.per_second;
         let recover = Arc::new(
             RecoverPending::new(store.clone(), store.clone(), Arc::new(TokioTimer), per_second)
@@ -122,7 +123,6 @@ impl Application {
         if settings.recovery.on_start {
             crate::recovery::spawn_startup_recovery(recover.clone(), started_at, schema_ready.clone(), stopping.clone());
         }
-        let identity = Identity::this_process("http-receiver", settings.instance);
         let roster = Arc::new(Roster::new(identity.key(), &settings.heartbeat));
         let health = HealthState {
             identity,

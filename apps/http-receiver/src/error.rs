@@ -22,6 +22,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     IdempotencyConflict,
     Conflict,
+    NotCancellable,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
@@ -38,6 +39,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::IdempotencyConflict,
         Self::Conflict,
+        Self::NotCancellable,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Unavailable,
@@ -50,7 +52,7 @@ impl ErrorCode {
             Self::InvalidJson | Self::InvalidApiVersion | Self::BadData => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict | Self::Conflict => StatusCode::CONFLICT,
+            Self::IdempotencyConflict | Self::Conflict | Self::NotCancellable => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -67,6 +69,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::IdempotencyConflict => "IdempotencyConflict",
             Self::Conflict => "Conflict",
+            Self::NotCancellable => "NotCancellable",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::Unavailable => "Unavailable",
@@ -114,6 +117,7 @@ impl ApiError {
             DomainError::InvalidStatus(_) | DomainError::Conflict { .. } => {
                 Self::new(ErrorCode::Conflict, error.to_string())
             }
+            DomainError::NotCancellable { .. } => Self::new(ErrorCode::NotCancellable, error.to_string()),
             DomainError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "answering 503: a dependency is unavailable");
                 Self::unavailable(retry_after_secs)
