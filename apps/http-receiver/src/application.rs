@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 
+use crate::auth::Authenticator;
 use crate::routes::{self, ApiState, Broker, HealthState};
 
 /// How long closing the connections may take once everything else stopped.
@@ -157,7 +158,8 @@ impl Application {
             beating = Some(heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, beating_stop.clone()));
         }
 
-        let server = http_server(state, listener, budget.http_secs)?;
+        let authenticator = web::Data::new(Authenticator::from_settings(&settings.auth)?);
+        let server = http_server(state, authenticator, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 
         Ok(Self { port, server, stopping, budget, relay_stop, relay, background, beating_stop, beating, database, rabbit })
@@ -222,10 +224,16 @@ fn bind_api_port(host: &str, port: u16) -> anyhow::Result<std::net::TcpListener>
 }
 
 /// The HTTP server on `listener`, stopping gracefully within `stop_secs`.
-fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop_secs: u64) -> anyhow::Result<Server> {
+fn http_server(
+    state: web::Data<ApiState>,
+    authenticator: web::Data<Authenticator>,
+    listener: std::net::TcpListener,
+    stop_secs: u64,
+) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(authenticator.clone())
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .configure(crate::openapi::configure)

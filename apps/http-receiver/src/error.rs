@@ -18,6 +18,8 @@ pub enum ErrorCode {
     InvalidJson,
     InvalidApiVersion,
     BadData,
+    Unauthorized,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     IdempotencyConflict,
@@ -35,6 +37,8 @@ impl ErrorCode {
         Self::InvalidJson,
         Self::InvalidApiVersion,
         Self::BadData,
+        Self::Unauthorized,
+        Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::IdempotencyConflict,
@@ -50,6 +54,8 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::InvalidJson | Self::InvalidApiVersion | Self::BadData => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyConflict | Self::Conflict | Self::NotCancellable => StatusCode::CONFLICT,
@@ -65,6 +71,8 @@ impl ErrorCode {
             Self::InvalidJson => "InvalidJson",
             Self::InvalidApiVersion => "InvalidApiVersion",
             Self::BadData => "BadData",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::IdempotencyConflict => "IdempotencyConflict",
@@ -77,6 +85,9 @@ impl ErrorCode {
         }
     }
 }
+
+/// `WWW-Authenticate` of every 401.
+pub const BEARER_CHALLENGE: &str = "Bearer error=\"invalid_token\"";
 
 /// An error answer: its code, a message for the caller and, for a 503, how
 /// long to wait before trying again.
@@ -146,6 +157,10 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
+        if self.code == ErrorCode::Unauthorized {
+            // RFC 6750 §3: the challenge a client answers with a new token.
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE)));
+        }
         response.json(ErrorBody { code: self.code.as_str(), message: &self.message })
     }
 }
@@ -161,6 +176,8 @@ mod tests {
             ErrorCode::InvalidJson,
             ErrorCode::InvalidApiVersion,
             ErrorCode::BadData,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::IdempotencyConflict,
@@ -175,6 +192,8 @@ mod tests {
                 ErrorCode::InvalidJson
                 | ErrorCode::InvalidApiVersion
                 | ErrorCode::BadData
+                | ErrorCode::Unauthorized
+                | ErrorCode::Forbidden
                 | ErrorCode::NotFound
                 | ErrorCode::MethodNotAllowed
                 | ErrorCode::IdempotencyConflict
@@ -193,6 +212,16 @@ mod tests {
         let response = error.error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "7");
+    }
+
+    #[test]
+    fn an_unauthorized_answer_challenges_for_a_bearer_token() {
+        let response = ApiError::new(ErrorCode::Unauthorized, "no token").error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer error=\"invalid_token\"");
+        let response = ApiError::new(ErrorCode::Forbidden, "no scope").error_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! serves status look-ups and the zpages, and relays the outbox to the broker.
 
 mod application;
+pub mod auth;
 pub mod body;
 pub mod error;
 mod observe;

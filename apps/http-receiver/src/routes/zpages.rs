@@ -13,6 +13,7 @@ use linebacker_runtime::health::{Readiness, common_health, liveness};
 use serde_json::{Value, json};
 
 use super::{ApiState, Broker};
+use crate::auth::{Authorized, ReadHealth};
 
 /// How long `healthz/all` waits for the broker's or the database's counts
 /// before showing them as unavailable.
@@ -71,7 +72,7 @@ pub async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
 /// `GET /api/zpages/healthz/all`: the whole system. Always 200: a part that
 /// cannot be read (the broker or the database is away) says so in place,
 /// next to everything that could.
-pub async fn healthz_all(state: web::Data<ApiState>) -> HttpResponse {
+pub async fn healthz_all(_caller: Authorized<ReadHealth>, state: web::Data<ApiState>) -> HttpResponse {
     let processes = state.health.roster.processes(own_health(&state).await);
     let stale = processes.iter().filter(|p| p["stale"] == true).count();
     let heartbeat = &state.health.settings;
