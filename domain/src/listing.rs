@@ -93,7 +93,7 @@ impl TryFrom<&str> for PageCursor {
 
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         let invalid = || FieldError::WrongType { expected: "a cursor returned as nextCursor" };
-        if value.len() % 2 != 0 || value.len() > 400 {
+        if !value.len().is_multiple_of(2) || value.len() > 400 {
             return Err(invalid());
         }
         let bytes = (0..value.len())
@@ -161,6 +161,7 @@ impl Visibility {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use linebacker_azure_queue::QueueClient;
 use linebacker_domain::ports::MessageBus;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
+use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
@@ -134,7 +134,9 @@ impl Application {
         };
         let state = web::Data::new(ApiState {
             create: Arc::new(CreateBackupRequest::new(store.clone())),
-            get: Arc::new(GetBackupRequest::new(store.clone(), store)),
+            get: Arc::new(GetBackupRequest::new(store.clone(), store.clone())),
+            browse: Arc::new(BrowseRequests::new(store.clone(), store.clone())),
+            cancel: Arc::new(CancelBackupRequest::new(store)),
             recover,
             runtime: tokio::runtime::Handle::current(),
             database: database.clone(),

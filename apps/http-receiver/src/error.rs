@@ -182,6 +182,7 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::IdempotencyConflict,
             ErrorCode::Conflict,
+            ErrorCode::NotCancellable,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnsupportedMediaType,
             ErrorCode::Unavailable,
@@ -198,6 +199,7 @@ mod tests {
                 | ErrorCode::MethodNotAllowed
                 | ErrorCode::IdempotencyConflict
                 | ErrorCode::Conflict
+                | ErrorCode::NotCancellable
                 | ErrorCode::PayloadTooLarge
                 | ErrorCode::UnsupportedMediaType
                 | ErrorCode::Unavailable

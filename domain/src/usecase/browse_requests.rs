@@ -53,6 +53,7 @@ impl BrowseRequests {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
 
     use super::*;

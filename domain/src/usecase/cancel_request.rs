@@ -81,6 +81,7 @@ fn settled(request: BackupRequest) -> Result<BackupRequest, DomainError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
 
     use super::*;

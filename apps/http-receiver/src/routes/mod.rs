@@ -2,6 +2,7 @@
 //! state they share.
 
 mod backup_requests;
+mod browse;
 mod operator_dead_letters;
 mod operator_recovery;
 pub mod zpages;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use linebacker_domain::DomainError;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
+use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
 use linebacker_azure_queue::QueueClient;
 use linebacker_rabbitmq::RabbitBus;
@@ -47,6 +48,8 @@ pub struct HealthState {
 pub struct ApiState {
     pub create: Arc<CreateBackupRequest>,
     pub get: Arc<GetBackupRequest>,
+    pub browse: Arc<BrowseRequests>,
+    pub cancel: Arc<CancelBackupRequest>,
     pub recover: Arc<RecoverPending>,
     /// The process's main runtime, where all database work runs (see
     /// `on_main_runtime`).
@@ -102,11 +105,22 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/backup-requests")
                 .route(web::post().to(backup_requests::create))
+                .route(web::get().to(browse::list))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
             web::resource("/api/backup-requests/{backupRequestId}")
                 .route(web::get().to(backup_requests::get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/backup-requests/{backupRequestId}/history")
+                .route(web::get().to(browse::history))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/backup-requests/{backupRequestId}/cancel")
+                .route(web::post().to(browse::cancel))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
