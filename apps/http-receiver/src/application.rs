@@ -147,7 +147,9 @@ impl Application {
             body_limit_bytes: settings.http.body_limit_bytes,
             dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
             health,
+            samples: Arc::new(crate::dashboard::samples::SampleRing::new(crate::dashboard::samples::KEPT)),
         });
+        crate::dashboard::samples::spawn_sampling(state.clone(), background.clone());
         let beating_stop = CancellationToken::new();
         let mut beating = None;
         if let Some(bus) = rabbit.as_deref() {

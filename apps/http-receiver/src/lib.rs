@@ -9,6 +9,7 @@ pub mod error;
 mod observe;
 mod openapi;
 mod recovery;
+mod dashboard;
 mod routes;
 
 pub use application::Application;

@@ -66,10 +66,12 @@ pub struct ApiState {
     /// The parking queues operators list, replay and purge.
     pub dead_letters: linebacker_worker::DeadLetterQueues,
     pub health: HealthState,
+    /// The dashboard's last hour.
+    pub samples: Arc<crate::dashboard::samples::SampleRing>,
 }
 
 impl ApiState {
-    fn require_schema(&self) -> Result<(), ApiError> {
+    pub(crate) fn require_schema(&self) -> Result<(), ApiError> {
         if *self.schema_ready.borrow() {
             Ok(())
         } else {
@@ -86,7 +88,7 @@ impl ApiState {
     /// a worker, it would break when the workers stop, just when the relay
     /// needs the pool for its last pass. Running there also lets a started
     /// write finish even if the caller goes away.
-    async fn on_main_runtime<T: Send + 'static>(
+    pub(crate) async fn on_main_runtime<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -129,6 +131,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .configure(operator_dead_letters::routes)
+        .configure(crate::dashboard::routes)
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
         .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)))
         .service(web::resource("/api/zpages/healthz").route(web::get().to(zpages::healthz)))

@@ -91,7 +91,7 @@ pub async fn healthz_all(_caller: Authorized<ReadHealth>, state: web::Data<ApiSt
 }
 
 /// Each work queue as the broker counts it.
-async fn queues(state: &ApiState) -> Value {
+pub(crate) async fn queues(state: &ApiState) -> Value {
     let Broker::Rabbit(bus) = &state.broker else {
         return json!({ "error": "the in-memory bus has no broker queues" });
     };
@@ -141,7 +141,7 @@ async fn interface_queues(state: &ApiState) -> Value {
 }
 
 /// The outbox backlog and the requests per status, from the database.
-async fn database_counts(state: &ApiState) -> Value {
+pub(crate) async fn database_counts(state: &ApiState) -> Value {
     let database = state.database.clone();
     match read_within(state, "the database", async move { database.work_stats().await }).await {
         Ok(stats) => json!({
