@@ -106,10 +106,11 @@ function drawQueues(queues) {
 
 function drawProcesses(processes) {
   fill($('processes').tBodies[0], (processes || []).map((p) => {
-    const state = p.stale ? 'stale' : p.stopping ? 'stopping' : p.ready ? 'ready' : 'not ready';
+    const health = p.health || {};
+    const state = p.stale ? 'stale' : health.stopping ? 'stopping' : health.ready ? 'ready' : 'not ready';
     const css = state === 'ready' ? 'ok' : state === 'stale' ? 'bad' : 'warn';
     return el('tr', { 'data-process': p.name }, el('td', {}, p.name), el('td', {}, p.host),
-      el('td', { class: css }, state), el('td', { class: 'num' }, `${p.uptimeSeconds ?? '?'} s`));
+      el('td', { class: css }, state), el('td', { class: 'num' }, `${health.uptimeSeconds ?? '?'} s`));
   }));
 }
 
