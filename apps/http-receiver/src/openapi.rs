@@ -334,6 +334,21 @@ fn dead_letters_purge() {}
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn dead_letters_replay() {}
 
+#[utoipa::path(get, path = "/dashboard", tag = "operations",
+    description = "The operator dashboard: one page whose script and style (`/dashboard/app.js`, `/dashboard/app.css`) \
+                   are compiled into the receiver. It reads the API below with the bearer token it asks for.",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
+fn dashboard() {}
+
+#[utoipa::path(get, path = "/api/dashboard/samples", tag = "operations",
+    description = "The dashboard's last hour, sampled every `intervalSeconds` into a ring kept in memory: \
+                   `{intervalSeconds, items: [{at, requests (per status), changes (status changes since the sample \
+                   before, by status reached), queues (as in healthz/all)}]}`, oldest first.",
+    responses((status = 200, description = "The samples", content_type = "application/json"),
+              (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+              (status = 403, description = "The caller lacks the `read-health` scope", body = ErrorBody)))]
+fn dashboard_samples() {}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 fn metrics() {}
@@ -356,6 +371,8 @@ fn metrics() {}
         dead_letters_list,
         dead_letters_purge,
         dead_letters_replay,
+        dashboard,
+        dashboard_samples,
         metrics,
     ),
     components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, RequestList, History, HistoryEntry, ErrorBody, ErrorCode, StatusTypeCode)),

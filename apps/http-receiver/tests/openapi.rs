@@ -71,6 +71,8 @@ async fn the_document_lists_every_route_and_error_code_of_the_api() {
         "/api/operator/dead-letters",
         "/api/operator/dead-letters/{queue}",
         "/api/operator/dead-letters/{queue}/replay",
+        "/dashboard",
+        "/api/dashboard/samples",
         "/metrics",
     ] {
         assert!(document["paths"].get(route).is_some(), "{route} is not documented");
