@@ -7,6 +7,7 @@
 //! still `Received` because check-allowed is stopped. After the script it
 //! starts check-allowed again and checks that the replayed dead letter was
 //! processed and the cancelled request never reached the interface.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! History and cancel end to end, on the real binaries with RabbitMQ,
 //! Azurite and the simulator: a request's history after a retry and a
 //! duplicate reply, and cancels racing the workers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 use std::collections::HashMap;
 use std::time::Duration;
