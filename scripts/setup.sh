@@ -2,6 +2,8 @@
 # Makes this machine ready to build, test and run linebacker:
 #   - cargo on PATH (checked, not installed: use rustup),
 #   - the Node tools from package-lock.json (npm ci, when out of date),
+#   - Chromium from Debian's `chromium` package, for the dashboard's browser
+#     test (driven by playwright-core; no browser is ever downloaded),
 #   - PostgreSQL on 127.0.0.1:5432 accepting the passwordless superuser,
 #   - RabbitMQ on 127.0.0.1:5672,
 #   - Azurite's queue service on 127.0.0.1:10001 (data and log under .run/).
@@ -26,6 +28,10 @@ ensure_node_modules() {
         say "installing Node tools (npm ci)"
         (cd "$LB_ROOT" && npm ci --no-audit --no-fund)
     fi
+}
+
+ensure_chromium() {
+    [[ -x /usr/bin/chromium ]] || apt_install chromium
 }
 
 pg_accepts_superuser() {
@@ -119,6 +125,7 @@ ensure_azurite() {
 main() {
     ensure_tools
     ensure_node_modules
+    ensure_chromium
     ensure_postgres
     ensure_rabbitmq
     ensure_azurite

@@ -39,6 +39,9 @@ pub enum DomainError {
     /// The request is not in a status the operation can start from.
     #[error(transparent)]
     InvalidStatus(#[from] TransitionError),
+    /// A cancel came too late: the request went to the interface or ended.
+    #[error("backup request {id} is {status} and can no longer be cancelled")]
+    NotCancellable { id: String, status: StatusTypeCode },
     /// The stored status changed between read and write (another worker won).
     #[error("backup request {id} is no longer {expected}")]
     Conflict { id: String, expected: StatusTypeCode },

@@ -4,10 +4,12 @@
 //! Nothing here performs I/O. Adapters implement the ports; apps wire them.
 
 pub mod backoff;
+pub mod client;
 pub mod dead_letter;
 pub mod error;
 pub mod event;
 pub mod external;
+pub mod listing;
 pub mod ports;
 pub mod request;
 pub mod trace;
@@ -16,6 +18,7 @@ pub mod usecase;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use client::{ClientAuthorizations, Scope, UnknownScope};
 pub use error::{DomainError, FieldError};
 pub use event::{DomainEvent, EventType, MessageId};
 pub use trace::TraceParent;

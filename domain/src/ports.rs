@@ -11,6 +11,7 @@ use futures::stream::BoxStream;
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
 use crate::external::{BackupJob, InterfaceRequest};
+use crate::listing::{PageCursor, PageLimit, RequestFilter, RequestPage, StatusChange};
 use crate::request::{Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
 
 /// What `BackupRequestRepository::create` did.
@@ -25,6 +26,13 @@ pub enum Stored {
 
 /// Backup requests, stored together with the events their changes emit (the
 /// transactional outbox): a change and its events are stored both or neither.
+///
+/// Every status change an implementation stores (create, `update` that
+/// changes the status, `cancel`, `HeldRequest::save`, `record_backup`) MUST
+/// add one `StatusChange` to the request's history in the same transaction,
+/// `by` the process instance the repository acts for, with
+/// `BackupRequest::status_detail` (or the cancel's detail) as its detail. A
+/// step that leaves the status as it was (a resend) adds none.
 #[async_trait]
 pub trait BackupRequestRepository: Send + Sync {
     /// Stores a new request and `events` in one transaction.
@@ -53,6 +61,50 @@ pub trait BackupRequestRepository: Send + Sync {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError>;
+
+    /// The request with this id, held for one step: until the hold is saved
+    /// or dropped, no other change of the request (a cancel included) can
+    /// commit; they wait for it. `Ok(None)` for an unknown request.
+    async fn hold(&self, id: &BackupRequestId) -> Result<Option<Box<dyn HeldRequest>>, DomainError>;
+
+    /// Moves the request to `Cancelled` in one conditional write, if its
+    /// stored status is one of `StatusTypeCode::CANCELLABLE` at that moment
+    /// (waiting for a `hold` on it to end first), recording `detail` in its
+    /// history. Returns the cancelled request, or `Ok(None)` when it was
+    /// unknown or no longer cancellable by the time the write ran.
+    async fn cancel(&self, id: &BackupRequestId, detail: &str) -> Result<Option<BackupRequest>, DomainError>;
+}
+
+/// A request held by `BackupRequestRepository::hold`.
+#[async_trait]
+pub trait HeldRequest: Send {
+    /// The request as it was when the hold began; nobody has changed it since.
+    fn request(&self) -> &BackupRequest;
+
+    /// Saves the request changed by one step and the step's events, then
+    /// ends the hold. Dropping the hold instead stores nothing.
+    async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError>;
+}
+
+/// Reading requests for callers and operators (SPEC §3).
+#[async_trait]
+pub trait BackupRequestQueries: Send + Sync {
+    /// The requests that pass `filter`, newest `received_timestamp` first
+    /// (ties: greatest id first), starting after `after`, at most `limit`.
+    /// `next` MUST be set when more requests pass the filter, and paging on
+    /// with it MUST return every request that existed when the first page
+    /// was read exactly once. MUST be answered from indexes, not a scan of
+    /// every request.
+    async fn list(
+        &self,
+        filter: &RequestFilter,
+        after: Option<&PageCursor>,
+        limit: PageLimit,
+    ) -> Result<RequestPage, DomainError>;
+
+    /// Every status change of the request, oldest first; empty for an
+    /// unknown request.
+    async fn history(&self, id: &BackupRequestId) -> Result<Vec<StatusChange>, DomainError>;
 }
 
 /// Backup records.

@@ -3,7 +3,7 @@
 //! transaction).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -13,8 +13,10 @@ use chrono::{DateTime, Utc};
 use crate::error::DomainError;
 use crate::event::DomainEvent;
 use crate::external::{BackupJob, InterfaceRequest};
+use crate::listing::{PageCursor, PageLimit, RequestFilter, RequestPage, StatusChange};
 use crate::ports::{
-    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, HeldLock, InboxMessage,
+    BackupInterface, BackupJobService, BackupRepository, BackupRequestQueries, BackupRequestRepository, HeldLock,
+    HeldRequest, InboxMessage,
     MessageBus, PendingRequests, RecoveryLock, Reemission, StatusInbox, Stored, Subscription, Timer,
     WorkQueue,
 };
@@ -30,17 +32,42 @@ struct State {
     outbox: Vec<DomainEvent>,
     /// When each request last changed (`updated_at`), for recovery.
     touched: HashMap<BackupRequestId, DateTime<Utc>>,
+    history: HashMap<BackupRequestId, Vec<StatusChange>>,
 }
 
 impl State {
     fn touch(&mut self, id: &BackupRequestId, at: DateTime<Utc>) {
         self.touched.insert(id.clone(), at);
     }
+
+    /// Stores a step of a request that was in `expected` status.
+    fn step(&mut self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
+        let id = &request.backup_request_id;
+        let stored = self.requests.get_mut(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
+        if stored.status() != expected {
+            return Err(DomainError::Conflict { id: id.to_string(), expected });
+        }
+        *stored = request.clone();
+        self.touch(id, now());
+        self.outbox.extend_from_slice(events);
+        if request.status() != expected {
+            self.record(request, request.status_detail().map(str::to_owned));
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, request: &BackupRequest, detail: Option<String>) {
+        let change = StatusChange { status: request.status(), at: now(), by: IN_MEMORY.to_owned(), detail };
+        self.history.entry(request.backup_request_id.clone()).or_default().push(change);
+    }
 }
+
+/// Who the in-memory store says made each change.
+pub const IN_MEMORY: &str = "in-memory";
 
 #[derive(Default)]
 pub struct InMemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     /// When set, every call fails as a database outage would.
     pub down: AtomicBool,
 }
@@ -86,6 +113,7 @@ impl BackupRequestRepository for InMemoryStore {
         state.requests.insert(request.backup_request_id.clone(), request.clone());
         state.touch(&request.backup_request_id, now());
         state.outbox.extend_from_slice(events);
+        state.record(request, None);
         Ok(Stored::Created)
     }
 
@@ -99,19 +127,73 @@ impl BackupRequestRepository for InMemoryStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
+        self.state()?.step(request, expected, events)
+    }
+
+    async fn hold(&self, id: &BackupRequestId) -> Result<Option<Box<dyn HeldRequest>>, DomainError> {
+        let request = self.state()?.requests.get(id).cloned();
+        Ok(request.map(|request| Box::new(InMemoryHold { state: self.state.clone(), request }) as Box<dyn HeldRequest>))
+    }
+
+    async fn cancel(&self, id: &BackupRequestId, detail: &str) -> Result<Option<BackupRequest>, DomainError> {
         let mut state = self.state()?;
-        let id = &request.backup_request_id;
-        let stored = state
-            .requests
-            .get_mut(id)
-            .ok_or_else(|| DomainError::NotFound(id.to_string()))?;
-        if stored.status() != expected {
-            return Err(DomainError::Conflict { id: id.to_string(), expected });
+        let Some(stored) = state.requests.get_mut(id) else {
+            return Ok(None);
+        };
+        if stored.cancel().is_err() {
+            return Ok(None);
         }
-        *stored = request.clone();
+        let cancelled = stored.clone();
         state.touch(id, now());
-        state.outbox.extend_from_slice(events);
-        Ok(())
+        state.record(&cancelled, Some(detail.to_owned()));
+        Ok(Some(cancelled))
+    }
+}
+
+/// The in-memory hold checks on save that the request did not change
+/// instead of locking it: use-case tests run one step at a time.
+struct InMemoryHold {
+    state: Arc<Mutex<State>>,
+    request: BackupRequest,
+}
+
+#[async_trait]
+impl HeldRequest for InMemoryHold {
+    fn request(&self) -> &BackupRequest {
+        &self.request
+    }
+
+    async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError> {
+        let mut state =
+            self.state.lock().map_err(|_| DomainError::Unexpected(anyhow::anyhow!("store lock poisoned")))?;
+        state.step(request, self.request.status(), events)
+    }
+}
+
+#[async_trait]
+impl BackupRequestQueries for InMemoryStore {
+    async fn list(
+        &self,
+        filter: &RequestFilter,
+        after: Option<&PageCursor>,
+        limit: PageLimit,
+    ) -> Result<RequestPage, DomainError> {
+        let state = self.state()?;
+        let key = |r: &BackupRequest| (r.received_timestamp, r.backup_request_id.clone());
+        let mut matching: Vec<BackupRequest> = state
+            .requests
+            .values()
+            .filter(|r| filter.matches(r))
+            .filter(|r| after.is_none_or(|c| key(r) < (c.received_timestamp, c.backup_request_id.clone())))
+            .cloned()
+            .collect();
+        matching.sort_by_key(|r| std::cmp::Reverse(key(r)));
+        matching.truncate(usize::from(limit.get()) + 1);
+        Ok(RequestPage::cut(matching, limit))
+    }
+
+    async fn history(&self, id: &BackupRequestId) -> Result<Vec<StatusChange>, DomainError> {
+        Ok(self.state()?.history.get(id).cloned().unwrap_or_default())
     }
 }
 
@@ -134,10 +216,8 @@ impl BackupRepository for InMemoryStore {
         if stored.status() != expected || state.backups.contains_key(id) {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
         }
-        state.requests.insert(id.clone(), request.clone());
         state.backups.insert(id.clone(), backup.clone());
-        state.touch(id, now());
-        state.outbox.extend_from_slice(events);
+        state.step(request, expected, events)?;
         Ok(())
     }
 }
@@ -155,6 +235,7 @@ impl InMemoryStore {
             if let Some(backup) = backup {
                 state.backups.insert(request.backup_request_id.clone(), backup);
             }
+            state.record(&request, request.status_detail().map(str::to_owned));
             state.requests.insert(request.backup_request_id.clone(), request);
         }
     }

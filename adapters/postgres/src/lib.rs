@@ -3,6 +3,7 @@
 
 mod error;
 mod outbox;
+mod queries;
 mod recovery;
 mod rows;
 mod stats;
@@ -68,5 +69,10 @@ impl Database {
 
     pub fn store(&self) -> PgStore {
         PgStore::new(self.pool.clone())
+    }
+
+    /// The store, naming process instance `instance` in request histories.
+    pub fn store_of(&self, instance: &str) -> PgStore {
+        self.store().acting_as(instance)
     }
 }

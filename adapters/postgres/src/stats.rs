@@ -50,4 +50,18 @@ impl Database {
         .map_err(map_sqlx_error)?;
         Ok(WorkStats { requests, oldest_waiting_age_secs, outbox_backlog, outbox_oldest_age_secs })
     }
+
+    /// (status, count) of the status changes made after `since`: how many
+    /// requests reached each status in that time (the dashboard's
+    /// throughput per stage).
+    pub async fn status_changes_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<(String, i64)>, DomainError> {
+        sqlx::query_as(
+            "SELECT status_type_code, count(*) FROM backup_request_history WHERE changed_at > $1 \
+             GROUP BY status_type_code ORDER BY 1",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_sqlx_error)
+    }
 }

@@ -1,8 +1,11 @@
 //! `PgStore`: the backup request and Backup repositories. Every change is
-//! written together with its events (the outbox) in one transaction.
+//! written together with its events (the outbox) and, when the status
+//! changes, its history row, in one transaction.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, Stored};
+use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, HeldRequest, Stored};
 use linebacker_domain::request::{Backup, IdempotencyKey};
 use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode, TraceParent};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -15,11 +18,21 @@ use crate::rows::{BackupRow, RequestRow, request_columns};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The process instance the history names for every change made here.
+    by: Arc<str>,
 }
 
 impl PgStore {
+    /// A store whose changes the history attributes to `unnamed`, until
+    /// `acting_as` names the process instance.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, by: Arc::from("unnamed") }
+    }
+
+    /// The same store, naming `instance` (`check-allowed-0`) in the history.
+    pub fn acting_as(mut self, instance: &str) -> Self {
+        self.by = Arc::from(instance);
+        self
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -70,11 +83,34 @@ fn days_column(days: u32) -> i32 {
     i32::try_from(days).unwrap_or(i32::MAX)
 }
 
-/// Applies a request's step, if its stored status is still `expected`.
+/// Adds a status change to the request's history.
+pub(crate) async fn record_change(
+    tx: &mut Transaction<'_, Postgres>,
+    id: &str,
+    status: StatusTypeCode,
+    by: &str,
+    detail: Option<&str>,
+) -> Result<(), DomainError> {
+    sqlx::query(
+        "INSERT INTO backup_request_history (backup_request_id, status_type_code, changed_by, detail)          VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(by)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_sqlx_error)?;
+    Ok(())
+}
+
+/// Applies a request's step, if its stored status is still `expected`, and
+/// records the change in its history when the status changes.
 async fn update_request(
     tx: &mut Transaction<'_, Postgres>,
     request: &BackupRequest,
     expected: StatusTypeCode,
+    by: &str,
 ) -> Result<(), DomainError> {
     let updated = sqlx::query(
         "UPDATE backup_requests SET status_type_code = $3, backup_provider_code = $4, \
@@ -100,6 +136,10 @@ async fn update_request(
     .map_err(map_sqlx_error)?
     .rows_affected();
     if updated == 1 {
+        if request.status() != expected {
+            let id = request.backup_request_id.as_str();
+            record_change(tx, id, request.status(), by, request.status_detail()).await?;
+        }
         return Ok(());
     }
     let id = request.backup_request_id.to_string();
@@ -139,6 +179,7 @@ impl BackupRequestRepository for PgStore {
         // The request's trace is the one its `BackupRequestReceived` carries.
         let trace = events.iter().find_map(|event| event.traceparent.as_ref());
         insert_request(&mut tx, request, trace).await.map_err(map_sqlx_error)?;
+        record_change(&mut tx, request.backup_request_id.as_str(), request.status(), &self.by, None).await?;
         if let Some(key) = idempotency_key {
             // A racing repeat waits here for the first to commit, then finds
             // the key taken: it rolls back and returns the original.
@@ -191,7 +232,74 @@ impl BackupRequestRepository for PgStore {
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
         let mut tx = self.begin().await?;
-        update_request(&mut tx, request, expected).await?;
+        update_request(&mut tx, request, expected, &self.by).await?;
+        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)
+    }
+
+    /// `SELECT ... FOR UPDATE` in a transaction kept open until the hold is
+    /// saved or dropped: a cancel's conditional `UPDATE` of the row waits
+    /// for it, then re-reads the row as the hold committed it.
+    #[instrument(skip_all, fields(backup_request_id = %id))]
+    async fn hold(&self, id: &BackupRequestId) -> Result<Option<Box<dyn HeldRequest>>, DomainError> {
+        let mut tx = self.begin().await?;
+        let request = sqlx::query_as::<_, RequestRow>(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM backup_requests WHERE backup_request_id = $1 FOR UPDATE"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .map(BackupRequest::try_from)
+        .transpose()?;
+        Ok(request.map(|request| Box::new(PgHeld { tx, request, by: self.by.clone() }) as Box<dyn HeldRequest>))
+    }
+
+    #[instrument(skip_all, fields(backup_request_id = %id))]
+    async fn cancel(&self, id: &BackupRequestId, detail: &str) -> Result<Option<BackupRequest>, DomainError> {
+        let cancellable: Vec<&str> = StatusTypeCode::CANCELLABLE.iter().map(|status| status.as_str()).collect();
+        let mut tx = self.begin().await?;
+        // Under READ COMMITTED, an UPDATE that meets a row locked by a hold
+        // waits for it, then evaluates the WHERE again on the committed row.
+        let cancelled = sqlx::query_as::<_, RequestRow>(concat!(
+            "UPDATE backup_requests SET status_type_code = $3, updated_at = now()              WHERE backup_request_id = $1 AND status_type_code = ANY($2) RETURNING ",
+            request_columns!()
+        ))
+        .bind(id.as_str())
+        .bind(&cancellable)
+        .bind(StatusTypeCode::Cancelled.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .map(BackupRequest::try_from)
+        .transpose()?;
+        if cancelled.is_some() {
+            record_change(&mut tx, id.as_str(), StatusTypeCode::Cancelled, &self.by, Some(detail)).await?;
+        }
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(cancelled)
+    }
+}
+
+/// A request row locked by `PgStore::hold`. Dropping it rolls back, which
+/// releases the lock.
+struct PgHeld {
+    tx: Transaction<'static, Postgres>,
+    request: BackupRequest,
+    by: Arc<str>,
+}
+
+#[async_trait]
+impl HeldRequest for PgHeld {
+    fn request(&self) -> &BackupRequest {
+        &self.request
+    }
+
+    async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError> {
+        let PgHeld { mut tx, request: held, by } = *self;
+        update_request(&mut tx, request, held.status(), &by).await?;
         insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)
     }
@@ -223,7 +331,7 @@ impl BackupRepository for PgStore {
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
         let mut tx = self.begin().await?;
-        update_request(&mut tx, request, expected).await?;
+        update_request(&mut tx, request, expected, &self.by).await?;
         let inserted = sqlx::query(
             "INSERT INTO backups (backup_id, backup_request_id, backup_job_id, data_date, \
              backup_provider_code, days_to_keep_count, hold_flag, storage_path_name, backup_byte_count, \

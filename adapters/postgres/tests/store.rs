@@ -5,11 +5,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use linebacker_domain::external::BackupJob;
 use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, Stored};
 use linebacker_domain::request::{IdempotencyKey, NewBackupRequest, now};
 use linebacker_domain::{
-    BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, DomainError,
+    BackupJobId, BackupRequest, BackupRequestId, DataDate, DomainError,
     DomainEvent, EventType, PreparedDataPathName, RequesterId, StatusTypeCode, TraceParent,
     TransportTypeCode,
 };
@@ -29,16 +28,6 @@ fn new_request(job: &str) -> NewBackupRequest {
     }
 }
 
-fn job() -> BackupJob {
-    BackupJob {
-        backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-        storage_path_name: "/store".into(),
-        backup_provider_code: BackupProviderCode::CloudA,
-        days_to_keep: 30,
-        is_active: true,
-        hold_flag: true,
-    }
-}
 
 fn received(request: &BackupRequest) -> DomainEvent {
     DomainEvent::about(EventType::BackupRequestReceived, request, Some(&TraceParent::new_root()))
@@ -136,7 +125,7 @@ async fn an_update_lands_only_from_the_expected_status() {
     let mut request = BackupRequest::receive(new_request("job-1"), now());
     store.create(&request, None, &[received(&request)]).await.unwrap();
 
-    request.allow(&job(), now()).unwrap();
+    request.allow(&common::job(), now()).unwrap();
     let allowed = DomainEvent::about(EventType::BackupRequestAllowed, &request, None);
     store.update(&request, StatusTypeCode::Received, &[allowed]).await.unwrap();
     assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
@@ -161,7 +150,7 @@ async fn work_stats_count_requests_per_status_the_oldest_waiting_and_the_outbox(
         let fresh = BackupRequest::receive(new_request("job-2"), now());
         store.create(&fresh, None, &[received(&fresh)]).await.unwrap();
     }
-    old.allow(&job(), now()).unwrap();
+    old.allow(&common::job(), now()).unwrap();
     store.update(&old, StatusTypeCode::Received, &[]).await.unwrap();
 
     let stats = database.work_stats().await.unwrap();
@@ -207,7 +196,7 @@ async fn a_backup_is_recorded_with_its_step_once_and_reads_back_equal() {
     let store = database.store();
     let mut request = BackupRequest::receive(new_request("job-1"), now());
     store.create(&request, None, &[received(&request)]).await.unwrap();
-    request.allow(&job(), now()).unwrap();
+    request.allow(&common::job(), now()).unwrap();
     store.update(&request, StatusTypeCode::Received, &[]).await.unwrap();
     assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()), "retention is kept");
 

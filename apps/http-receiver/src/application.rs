@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use linebacker_azure_queue::QueueClient;
 use linebacker_domain::ports::MessageBus;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
+use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::RabbitBus;
@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 
+use crate::auth::Authenticator;
 use crate::routes::{self, ApiState, Broker, HealthState};
 
 /// How long closing the connections may take once everything else stopped.
@@ -112,7 +113,8 @@ impl Application {
         let relay = tokio::spawn(run_relay(relay, schema_ready.clone(), relay_stop.clone(), budget.relay_flush));
 
         let stopping = CancellationToken::new();
-        let store = Arc::new(database.store());
+        let identity = Identity::this_process("http-receiver", settings.instance);
+        let store = Arc::new(database.store_of(&identity.name));
         let per_second = settings.recovery.per_second;
         let recover = Arc::new(
             RecoverPending::new(store.clone(), store.clone(), Arc::new(TokioTimer), per_second)
@@ -122,7 +124,6 @@ impl Application {
         if settings.recovery.on_start {
             crate::recovery::spawn_startup_recovery(recover.clone(), started_at, schema_ready.clone(), stopping.clone());
         }
-        let identity = Identity::this_process("http-receiver", settings.instance);
         let roster = Arc::new(Roster::new(identity.key(), &settings.heartbeat));
         let health = HealthState {
             identity,
@@ -133,7 +134,9 @@ impl Application {
         };
         let state = web::Data::new(ApiState {
             create: Arc::new(CreateBackupRequest::new(store.clone())),
-            get: Arc::new(GetBackupRequest::new(store.clone(), store)),
+            get: Arc::new(GetBackupRequest::new(store.clone(), store.clone())),
+            browse: Arc::new(BrowseRequests::new(store.clone(), store.clone())),
+            cancel: Arc::new(CancelBackupRequest::new(store)),
             recover,
             runtime: tokio::runtime::Handle::current(),
             database: database.clone(),
@@ -144,7 +147,9 @@ impl Application {
             body_limit_bytes: settings.http.body_limit_bytes,
             dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
             health,
+            samples: Arc::new(crate::dashboard::samples::SampleRing::new(crate::dashboard::samples::KEPT)),
         });
+        crate::dashboard::samples::spawn_sampling(state.clone(), background.clone());
         let beating_stop = CancellationToken::new();
         let mut beating = None;
         if let Some(bus) = rabbit.as_deref() {
@@ -157,7 +162,8 @@ impl Application {
             beating = Some(heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, beating_stop.clone()));
         }
 
-        let server = http_server(state, listener, budget.http_secs)?;
+        let authenticator = web::Data::new(Authenticator::from_settings(&settings.auth)?);
+        let server = http_server(state, authenticator, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 
         Ok(Self { port, server, stopping, budget, relay_stop, relay, background, beating_stop, beating, database, rabbit })
@@ -222,10 +228,16 @@ fn bind_api_port(host: &str, port: u16) -> anyhow::Result<std::net::TcpListener>
 }
 
 /// The HTTP server on `listener`, stopping gracefully within `stop_secs`.
-fn http_server(state: web::Data<ApiState>, listener: std::net::TcpListener, stop_secs: u64) -> anyhow::Result<Server> {
+fn http_server(
+    state: web::Data<ApiState>,
+    authenticator: web::Data<Authenticator>,
+    listener: std::net::TcpListener,
+    stop_secs: u64,
+) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(authenticator.clone())
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .configure(crate::openapi::configure)

@@ -18,10 +18,13 @@ pub enum ErrorCode {
     InvalidJson,
     InvalidApiVersion,
     BadData,
+    Unauthorized,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     IdempotencyConflict,
     Conflict,
+    NotCancellable,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
@@ -34,10 +37,13 @@ impl ErrorCode {
         Self::InvalidJson,
         Self::InvalidApiVersion,
         Self::BadData,
+        Self::Unauthorized,
+        Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::IdempotencyConflict,
         Self::Conflict,
+        Self::NotCancellable,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Unavailable,
@@ -48,9 +54,11 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::InvalidJson | Self::InvalidApiVersion | Self::BadData => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict | Self::Conflict => StatusCode::CONFLICT,
+            Self::IdempotencyConflict | Self::Conflict | Self::NotCancellable => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,10 +71,13 @@ impl ErrorCode {
             Self::InvalidJson => "InvalidJson",
             Self::InvalidApiVersion => "InvalidApiVersion",
             Self::BadData => "BadData",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::IdempotencyConflict => "IdempotencyConflict",
             Self::Conflict => "Conflict",
+            Self::NotCancellable => "NotCancellable",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::Unavailable => "Unavailable",
@@ -74,6 +85,9 @@ impl ErrorCode {
         }
     }
 }
+
+/// `WWW-Authenticate` of every 401.
+pub const BEARER_CHALLENGE: &str = "Bearer error=\"invalid_token\"";
 
 /// An error answer: its code, a message for the caller and, for a 503, how
 /// long to wait before trying again.
@@ -114,6 +128,7 @@ impl ApiError {
             DomainError::InvalidStatus(_) | DomainError::Conflict { .. } => {
                 Self::new(ErrorCode::Conflict, error.to_string())
             }
+            DomainError::NotCancellable { .. } => Self::new(ErrorCode::NotCancellable, error.to_string()),
             DomainError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "answering 503: a dependency is unavailable");
                 Self::unavailable(retry_after_secs)
@@ -142,6 +157,10 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
+        if self.code == ErrorCode::Unauthorized {
+            // RFC 6750 §3: the challenge a client answers with a new token.
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE)));
+        }
         response.json(ErrorBody { code: self.code.as_str(), message: &self.message })
     }
 }
@@ -157,10 +176,13 @@ mod tests {
             ErrorCode::InvalidJson,
             ErrorCode::InvalidApiVersion,
             ErrorCode::BadData,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::IdempotencyConflict,
             ErrorCode::Conflict,
+            ErrorCode::NotCancellable,
             ErrorCode::PayloadTooLarge,
             ErrorCode::UnsupportedMediaType,
             ErrorCode::Unavailable,
@@ -171,10 +193,13 @@ mod tests {
                 ErrorCode::InvalidJson
                 | ErrorCode::InvalidApiVersion
                 | ErrorCode::BadData
+                | ErrorCode::Unauthorized
+                | ErrorCode::Forbidden
                 | ErrorCode::NotFound
                 | ErrorCode::MethodNotAllowed
                 | ErrorCode::IdempotencyConflict
                 | ErrorCode::Conflict
+                | ErrorCode::NotCancellable
                 | ErrorCode::PayloadTooLarge
                 | ErrorCode::UnsupportedMediaType
                 | ErrorCode::Unavailable
@@ -189,6 +214,16 @@ mod tests {
         let response = error.error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "7");
+    }
+
+    #[test]
+    fn an_unauthorized_answer_challenges_for_a_bearer_token() {
+        let response = ApiError::new(ErrorCode::Unauthorized, "no token").error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer error=\"invalid_token\"");
+        let response = ApiError::new(ErrorCode::Forbidden, "no scope").error_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

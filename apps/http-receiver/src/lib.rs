@@ -3,11 +3,13 @@
 //! serves status look-ups and the zpages, and relays the outbox to the broker.
 
 mod application;
+pub mod auth;
 pub mod body;
 pub mod error;
 mod observe;
 mod openapi;
 mod recovery;
+mod dashboard;
 mod routes;
 
 pub use application::Application;

@@ -79,7 +79,7 @@ where
 
 /// `GET /metrics`: the process's metrics, with the database's counts read
 /// now (left at their last values when the database does not answer).
-pub async fn metrics_page(state: web::Data<crate::routes::ApiState>) -> HttpResponse {
+pub async fn metrics_page(_caller: crate::auth::Authorized<crate::auth::ReadHealth>, state: web::Data<crate::routes::ApiState>) -> HttpResponse {
     let database = state.database.clone();
     let read = tokio::time::timeout(std::time::Duration::from_secs(2), async move { database.work_stats().await });
     match state.runtime.spawn(read).await {

@@ -45,6 +45,7 @@ enum StatusTypeCode {
     Sent,
     Succeeded,
     Failed,
+    Cancelled,
 }
 
 /// A backup request as stored (SPEC §2).
@@ -109,6 +110,33 @@ struct BackupRequestView {
     #[serde(flatten)]
     request: BackupRequest,
     backup: Option<Backup>,
+}
+
+/// One page of the list, newest first.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RequestList {
+    items: Vec<BackupRequest>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    next_cursor: Option<String>,
+}
+
+/// One status change.
+#[derive(ToSchema)]
+struct HistoryEntry {
+    status: StatusTypeCode,
+    #[schema(format = DateTime)]
+    at: String,
+    /// The process instance that made the change, such as `check-allowed-0`.
+    by: String,
+    /// The reason (not allowed, cancelled) or the interface's reply text.
+    detail: Option<String>,
+}
+
+/// Every status change of a request, oldest first.
+#[derive(ToSchema)]
+struct History {
+    items: Vec<HistoryEntry>,
 }
 
 /// Every error answer.
@@ -179,6 +207,65 @@ fn post_backup_request() {}
 fn get_backup_request() {}
 
 #[utoipa::path(
+    get,
+    path = "/api/backup-requests",
+    tag = "backup requests",
+    description = "Requests newest first (`receivedTimestamp`, then id), keyset-paginated. With \
+                   `get-backup-request` only the caller's own requests, with `read-health` every requester's.",
+    params(
+        ("status" = Option<StatusTypeCode>, Query, description = "Only requests in this status"),
+        ("backupJobId" = Option<String>, Query, description = "Only requests of this job"),
+        ("requesterId" = Option<String>, Query, description = "Only requests of this requester"),
+        ("receivedFrom" = Option<String>, Query, description = "RFC 3339: received at or after"),
+        ("receivedTo" = Option<String>, Query, description = "RFC 3339: received before"),
+        ("limit" = Option<u16>, Query, description = "1–500, default 50"),
+        ("cursor" = Option<String>, Query, description = "The `nextCursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = RequestList),
+        (status = 400, description = "An invalid filter, limit or cursor, named in the message", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+        (status = 403, description = "The caller has neither `get-backup-request` nor `read-health`", body = ErrorBody),
+        (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+fn list_backup_requests() {}
+
+#[utoipa::path(
+    get,
+    path = "/api/backup-requests/{backupRequestId}/history",
+    tag = "backup requests",
+    description = "Every status change, in order, recorded in the transaction that made it.",
+    params(("backupRequestId" = String, Path, description = "As assigned by POST")),
+    responses(
+        (status = 200, description = "The history", body = History),
+        (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+        (status = 403, description = "The caller has neither `get-backup-request` nor `read-health`", body = ErrorBody),
+        (status = 404, description = "Unknown, or another requester's without `read-health`", body = ErrorBody),
+        (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+fn backup_request_history() {}
+
+#[utoipa::path(
+    post,
+    path = "/api/backup-requests/{backupRequestId}/cancel",
+    tag = "backup requests",
+    description = "Cancels a `Received` or `Allowed` request: it will not be checked or sent. The requester \
+                   that submitted it may (`get-backup-request`), and `operate` may cancel any.",
+    params(("backupRequestId" = String, Path, description = "As assigned by POST")),
+    responses(
+        (status = 200, description = "The request, now `Cancelled` (also when it already was)", body = BackupRequest),
+        (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+        (status = 403, description = "The caller has neither `get-backup-request` nor `operate`", body = ErrorBody),
+        (status = 404, description = "Unknown, or another requester's without `operate`", body = ErrorBody),
+        (status = 409, description = "The request was sent to the interface or ended", body = ErrorBody),
+        (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+fn cancel_backup_request() {}
+
+#[utoipa::path(
     post,
     path = "/api/operator/recovery",
     tag = "operations",
@@ -247,6 +334,21 @@ fn dead_letters_purge() {}
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 fn dead_letters_replay() {}
 
+#[utoipa::path(get, path = "/dashboard", tag = "operations",
+    description = "The operator dashboard: one page whose script and style (`/dashboard/app.js`, `/dashboard/app.css`) \
+                   are compiled into the receiver. It reads the API below with the bearer token it asks for.",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
+fn dashboard() {}
+
+#[utoipa::path(get, path = "/api/dashboard/samples", tag = "operations",
+    description = "The dashboard's last hour, sampled every `intervalSeconds` into a ring kept in memory: \
+                   `{intervalSeconds, items: [{at, requests (per status), changes (status changes since the sample \
+                   before, by status reached), queues (as in healthz/all)}]}`, oldest first.",
+    responses((status = 200, description = "The samples", content_type = "application/json"),
+              (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+              (status = 403, description = "The caller lacks the `read-health` scope", body = ErrorBody)))]
+fn dashboard_samples() {}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 fn metrics() {}
@@ -257,6 +359,9 @@ fn metrics() {}
     paths(
         post_backup_request,
         get_backup_request,
+        list_backup_requests,
+        backup_request_history,
+        cancel_backup_request,
         post_recovery,
         livez,
         readyz,
@@ -266,9 +371,11 @@ fn metrics() {}
         dead_letters_list,
         dead_letters_purge,
         dead_letters_replay,
+        dashboard,
+        dashboard_samples,
         metrics,
     ),
-    components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, ErrorBody, ErrorCode, StatusTypeCode)),
+    components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, RequestList, History, HistoryEntry, ErrorBody, ErrorCode, StatusTypeCode)),
     modifiers(&ErrorCodesPerStatus),
 )]
 struct ApiDoc;

@@ -71,6 +71,8 @@ async fn the_document_lists_every_route_and_error_code_of_the_api() {
         "/api/operator/dead-letters",
         "/api/operator/dead-letters/{queue}",
         "/api/operator/dead-letters/{queue}/replay",
+        "/dashboard",
+        "/api/dashboard/samples",
         "/metrics",
     ] {
         assert!(document["paths"].get(route).is_some(), "{route} is not documented");
@@ -98,6 +100,48 @@ async fn the_documented_bodies_are_the_ones_the_api_answers() {
     let error: Value = app.get("/api/backup-requests/nope").await.json().await.unwrap();
     let error_fields: BTreeSet<String> = error.as_object().unwrap().keys().cloned().collect();
     assert_eq!(error_fields, properties(&document, "ErrorBody"));
+}
+
+#[tokio::test]
+async fn the_list_history_and_cancel_routes_are_documented_with_their_codes_and_bodies() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let paths = &document["paths"];
+    let list = &paths["/api/backup-requests"]["get"];
+    let history = &paths["/api/backup-requests/{backupRequestId}/history"]["get"];
+    let cancel = &paths["/api/backup-requests/{backupRequestId}/cancel"]["post"];
+    for (operation, statuses) in [
+        (list, &["200", "400", "401", "403", "503"][..]),
+        (history, &["200", "401", "403", "404", "503"][..]),
+        (cancel, &["200", "401", "403", "404", "409", "503"][..]),
+    ] {
+        for status in statuses {
+            assert!(operation["responses"].get(*status).is_some(), "{operation} lacks {status}");
+        }
+    }
+    assert!(cancel["responses"]["409"]["description"].as_str().unwrap().contains("NotCancellable"));
+    assert!(list["responses"]["400"]["description"].as_str().unwrap().contains("BadData"));
+    let parameters: BTreeSet<&str> =
+        list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        parameters,
+        BTreeSet::from(["status", "backupJobId", "requesterId", "receivedFrom", "receivedTo", "limit", "cursor"])
+    );
+
+    let created: Value = app.post(&valid_body()).await.json().await.unwrap();
+    let id = created["backupRequestId"].as_str().unwrap();
+    let page: Value = app.get("/api/backup-requests").await.json().await.unwrap();
+    let keys = |value: &Value| value.as_object().unwrap().keys().cloned().collect::<BTreeSet<String>>();
+    assert_eq!(keys(&page), properties(&document, "RequestList"));
+    let changes: Value = app.get(&format!("/api/backup-requests/{id}/history")).await.json().await.unwrap();
+    assert_eq!(keys(&changes), properties(&document, "History"));
+    assert_eq!(keys(&changes["items"][0]), properties(&document, "HistoryEntry"));
+    let cancelled: Value =
+        app.client.post(app.url(&format!("/api/backup-requests/{id}/cancel"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(keys(&cancelled), properties(&document, "BackupRequest"));
+    let statuses = &document["components"]["schemas"]["StatusTypeCode"]["enum"];
+    assert!(statuses.as_array().unwrap().iter().any(|s| s == "Cancelled"), "{statuses}");
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -52,7 +52,10 @@ pub fn disposition(
         // Stale steps are turned into `Skipped` by the use cases; one that
         // reaches here is still a no-op.
         DomainError::InvalidStatus(linebacker_domain::TransitionError::AlreadyDone { .. }) => Disposition::Ack,
-        DomainError::InvalidStatus(_) | DomainError::Invalid(_) | DomainError::IdempotencyConflict => {
+        DomainError::InvalidStatus(_)
+        | DomainError::Invalid(_)
+        | DomainError::IdempotencyConflict
+        | DomainError::NotCancellable { .. } => {
             Disposition::DeadLetter(reason)
         }
         DomainError::NotFound(_) => {

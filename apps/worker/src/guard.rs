@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use linebacker_domain::external::{BackupJob, InterfaceRequest};
 use linebacker_domain::ports::{
-    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, InboxMessage, StatusInbox,
-    Stored,
+    BackupInterface, BackupJobService, BackupRepository, BackupRequestRepository, HeldRequest, InboxMessage,
+    StatusInbox, Stored,
 };
 use linebacker_domain::request::{Backup, IdempotencyKey};
 use linebacker_domain::{
@@ -61,6 +61,36 @@ impl<T: BackupRequestRepository> BackupRequestRepository for Guarded<T> {
     async fn update(&self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
         let outcome = self.seen(self.inner.update(request, expected, events).await);
         count_transition(&outcome, expected, request);
+        outcome
+    }
+
+    async fn hold(&self, id: &BackupRequestId) -> Result<Option<Box<dyn HeldRequest>>, DomainError> {
+        let held = self.seen(self.inner.hold(id).await)?;
+        Ok(held.map(|inner| Box::new(GuardedHold { inner, breaker: self.breaker.clone() }) as Box<dyn HeldRequest>))
+    }
+
+    async fn cancel(&self, id: &BackupRequestId, detail: &str) -> Result<Option<BackupRequest>, DomainError> {
+        self.seen(self.inner.cancel(id, detail).await)
+    }
+}
+
+/// A held request whose save the breaker sees and the metrics count.
+struct GuardedHold {
+    inner: Box<dyn HeldRequest>,
+    breaker: Arc<Breaker>,
+}
+
+#[async_trait]
+impl HeldRequest for GuardedHold {
+    fn request(&self) -> &BackupRequest {
+        self.inner.request()
+    }
+
+    async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError> {
+        let from = self.inner.request().status();
+        let outcome = self.inner.save(request, events).await;
+        self.breaker.record(&outcome);
+        count_transition(&outcome, from, request);
         outcome
     }
 }

@@ -101,7 +101,7 @@ impl Host {
 
     /// The request and Backup repositories, behind the database's breaker.
     pub fn store(&self) -> Arc<Guarded<PgStore>> {
-        self.guarded("database", self.database.store())
+        self.guarded("database", self.database.store_of(&self.identity.name))
     }
 
     /// Every breaker's state, for health pages.

@@ -147,6 +147,22 @@ impl BackupRequest {
         Ok(())
     }
 
+    /// A caller cancelled the request before it went to the interface
+    /// (from `StatusTypeCode::CANCELLABLE` only).
+    pub fn cancel(&mut self) -> Result<(), TransitionError> {
+        self.step(StatusTypeCode::Cancelled)
+    }
+
+    /// What the history says about the request's current status: the reason
+    /// it was not allowed, or the interface's reply text.
+    pub fn status_detail(&self) -> Option<&str> {
+        match self.status_type_code {
+            StatusTypeCode::NotAllowed => self.not_allowed_reason.as_deref(),
+            StatusTypeCode::Succeeded | StatusTypeCode::Failed => self.reply_message_text.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Whether the interface's reply is overdue: sent before `before`, no
     /// reply since.
     pub fn reply_overdue(&self, before: DateTime<Utc>) -> bool {

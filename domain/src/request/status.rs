@@ -2,13 +2,17 @@
 //!
 //! ```text
 //! Received ──► Allowed ──► Sent ──► Succeeded
-//!    │            │          └────► Failed ──► Succeeded
+//!    │  │         │          └────► Failed ──► Succeeded
+//!    │  └─────────┴──► Cancelled (on request; terminal for linebacker)
 //!    └──► NotAllowed (terminal)
 //! ```
 //!
 //! The backup zone interface may answer before `Sent` is recorded, so a reply
 //! (`Succeeded` / `Failed`) is also legal from `Received` and `Allowed`. A
 //! later successful reply may follow a failed one; nothing follows `Succeeded`.
+//! A cancelled request takes none of linebacker's own steps again, but the
+//! interface may have got it before the cancel (SPEC §2): its reply is still
+//! recorded, so a backup that was made is never hidden.
 
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +29,7 @@ code_enum!(
         Sent => "Sent",
         Succeeded => "Succeeded",
         Failed => "Failed",
+        Cancelled => "Cancelled",
     }
 );
 
@@ -53,7 +58,9 @@ impl StatusTypeCode {
         match self {
             Self::Received => 0,
             Self::Allowed | Self::NotAllowed => 1,
-            Self::Sent => 2,
+            // Past every step of linebacker's own: a check or a send that
+            // meets a cancelled request is a stale step.
+            Self::Sent | Self::Cancelled => 2,
             Self::Succeeded | Self::Failed => 3,
         }
     }
@@ -62,9 +69,9 @@ impl StatusTypeCode {
         use StatusTypeCode::*;
         matches!(
             (self, next),
-            (Received, Allowed | NotAllowed | Succeeded | Failed)
-                | (Allowed, Sent | Succeeded | Failed)
-                | (Sent, Succeeded | Failed)
+            (Received, Allowed | NotAllowed | Succeeded | Failed | Cancelled)
+                | (Allowed, Sent | Succeeded | Failed | Cancelled)
+                | (Sent | Cancelled, Succeeded | Failed)
                 | (Failed, Succeeded)
         )
     }
@@ -91,6 +98,9 @@ impl StatusTypeCode {
         matches!(self, Self::NotAllowed | Self::Succeeded)
     }
 
+    /// The statuses a caller may cancel a request from (SPEC §2, §3).
+    pub const CANCELLABLE: &'static [StatusTypeCode] = &[Self::Received, Self::Allowed];
+
     /// The request waits for linebacker itself (not for the interface): the
     /// statuses that startup recovery re-emits.
     pub fn is_pending_in_linebacker(self) -> bool {
@@ -114,6 +124,10 @@ mod tests {
         (Sent, Succeeded),
         (Sent, Failed),
         (Failed, Succeeded),
+        (Received, Cancelled),
+        (Allowed, Cancelled),
+        (Cancelled, Succeeded),
+        (Cancelled, Failed),
     ];
 
     const ILLEGAL: &[(StatusTypeCode, StatusTypeCode)] = &[
@@ -121,6 +135,7 @@ mod tests {
         (NotAllowed, Sent),
         (NotAllowed, Succeeded),
         (NotAllowed, Failed),
+        (NotAllowed, Cancelled),
     ];
 
     #[test]
@@ -173,6 +188,19 @@ mod tests {
                 assert!(from.check_transition(to).is_err(), "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn a_cancelled_request_takes_no_step_of_linebackers_own_but_still_takes_a_reply() {
+        for next in [Allowed, NotAllowed, Sent] {
+            assert!(
+                matches!(Cancelled.check_transition(next), Err(TransitionError::AlreadyDone { .. })),
+                "Cancelled -> {next}"
+            );
+        }
+        assert_eq!(Cancelled.check_transition(Succeeded), Ok(()));
+        assert_eq!(Cancelled.check_transition(Failed), Ok(()));
+        assert_eq!(StatusTypeCode::CANCELLABLE, [Received, Allowed]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The use cases: each takes validated input, applies the rules of the
 //! request and stores the outcome through the ports.
 
+mod browse_requests;
+mod cancel_request;
 mod check_allowed;
 mod create_request;
 mod forward_statuses;
@@ -9,6 +11,8 @@ mod receive_status;
 mod recover_pending;
 mod send_to_interface;
 
+pub use browse_requests::BrowseRequests;
+pub use cancel_request::CancelBackupRequest;
 pub use check_allowed::CheckAllowed;
 pub use create_request::{CreateBackupRequest, Created};
 pub use forward_statuses::{ForwardStatuses, Forwarded};

@@ -4,13 +4,18 @@
 //! The send happens before the commit, so a crash between the two sends the
 //! request again on redelivery: the interface sees a request at least once,
 //! and identifies it by its `backupRequestId`.
+//!
+//! The request is held (`BackupRequestRepository::hold`) from the status
+//! check through the send until `Sent` is saved, so a cancel either lands
+//! before the check (and nothing is sent) or waits and finds it `Sent`; see
+//! `cancel_request` for why this and not an optimistic check.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tracing::instrument;
 
-use super::{Handled, MessageHandler, load, refused};
+use super::{Handled, MessageHandler, refused};
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
 use crate::external::InterfaceRequest;
@@ -47,19 +52,20 @@ impl SendToInterface {
 impl MessageHandler for SendToInterface {
     #[instrument(skip_all, fields(backup_request_id = %event.backup_request_id))]
     async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError> {
-        let mut request = load(self.requests.as_ref(), &event.backup_request_id).await?;
+        let id = &event.backup_request_id;
+        let held = self.requests.hold(id).await?.ok_or_else(|| DomainError::NotFound(id.to_string()))?;
+        let mut request = held.request().clone();
         let resend = self.overdue(&request);
         if !resend && let Err(stale) = request.status().check_transition(StatusTypeCode::Sent) {
             return refused(stale);
         }
-        let expected = request.status();
         self.interface.send(&InterfaceRequest::for_request(&request)).await?;
         let marked = if resend { request.mark_resent(now()) } else { request.mark_sent(now()) };
         if let Err(stale) = marked {
             return refused(stale);
         }
         let next = DomainEvent::about(EventType::BackupRequestSent, &request, event.traceparent.as_ref());
-        self.requests.update(&request, expected, &[next]).await?;
+        held.save(&request, &[next]).await?;
         tracing::info!(resend, "backup request sent to the interface");
         Ok(Handled::Applied(StatusTypeCode::Sent))
     }
@@ -114,6 +120,18 @@ mod tests {
         let error = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap_err();
         assert!(error.is_transient());
         assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Allowed);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_is_acknowledged_and_never_sent() {
+        let (store, interface, send) = setup();
+        let mut request = allowed();
+        request.cancel().unwrap();
+        store.put(request.clone(), None);
+        let outcome = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap();
+        assert!(matches!(outcome, Handled::Skipped(_)), "{outcome:?}");
+        assert!(interface.sent.lock().unwrap().is_empty());
+        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Cancelled);
     }
 
     #[tokio::test]

@@ -14,3 +14,16 @@ pub async fn migrated_database(max_connections: u32) -> Database {
     database.migrate().await.unwrap();
     database
 }
+
+/// An active job that allows requests, storing on `CloudA` under `/store`.
+#[allow(dead_code)] // not every test file needs a job
+pub fn job() -> linebacker_domain::external::BackupJob {
+    linebacker_domain::external::BackupJob {
+        backup_job_id: linebacker_domain::BackupJobId::try_from("job-1").unwrap(),
+        storage_path_name: "/store".into(),
+        backup_provider_code: linebacker_domain::BackupProviderCode::CloudA,
+        days_to_keep: 30,
+        is_active: true,
+        hold_flag: true,
+    }
+}

@@ -4,12 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures::StreamExt;
-use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey, RequesterId};
+use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey};
 use linebacker_domain::StatusTypeCode;
 use linebacker_domain::usecase::Created;
 use linebacker_runtime::metrics::metrics;
 
 use super::ApiState;
+use crate::auth::{self, Authorized};
 use crate::body::parse_new_request;
 use crate::error::{ApiError, ErrorCode};
 use crate::observe;
@@ -17,6 +18,7 @@ use crate::observe;
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 pub async fn create(
+    caller: Authorized<auth::PostBackupRequest>,
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<ApiState>,
@@ -25,8 +27,7 @@ pub async fn create(
     let idempotency_key = idempotency_key(request.headers())?;
     let trace = Some(observe::trace_of(&request).unwrap_or_else(|| observe::incoming_trace(request.headers())));
     let body = read_body(&request, payload, state.body_limit_bytes).await?;
-    // Auth is not wired yet (SPEC §8): every caller is anonymous.
-    let new = parse_new_request(&body, RequesterId::anonymous())?;
+    let new = parse_new_request(&body, caller.requester_id())?;
     state.require_schema()?;
     let create = state.create.clone();
     let created = state
@@ -46,18 +47,26 @@ pub async fn create(
     })
 }
 
-pub async fn get(path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    caller: Authorized<auth::GetBackupRequest>,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     observe::record_request_id(&raw);
+    let not_found = || ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found"));
     // An id that could never have been assigned names nothing.
-    let id = BackupRequestId::try_from(raw.as_str())
-        .map_err(|_| ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found")))?;
+    let id = BackupRequestId::try_from(raw.as_str()).map_err(|_| not_found())?;
     state.require_schema()?;
     let get = state.get.clone();
     let view = state
         .on_main_runtime(async move { get.execute(&id).await })
         .await?
         .map_err(|error| state.domain_error(error))?;
+    // Another requester's request is not confirmed to exist.
+    if !caller.may_read_requests_of(&view.request.requester_id) {
+        return Err(not_found());
+    }
     Ok(HttpResponse::Ok().json(view))
 }
 

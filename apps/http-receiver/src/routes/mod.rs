@@ -2,6 +2,7 @@
 //! state they share.
 
 mod backup_requests;
+mod browse;
 mod operator_dead_letters;
 mod operator_recovery;
 pub mod zpages;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use linebacker_domain::DomainError;
-use linebacker_domain::usecase::{CreateBackupRequest, GetBackupRequest, RecoverPending};
+use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
 use linebacker_azure_queue::QueueClient;
 use linebacker_rabbitmq::RabbitBus;
@@ -47,6 +48,8 @@ pub struct HealthState {
 pub struct ApiState {
     pub create: Arc<CreateBackupRequest>,
     pub get: Arc<GetBackupRequest>,
+    pub browse: Arc<BrowseRequests>,
+    pub cancel: Arc<CancelBackupRequest>,
     pub recover: Arc<RecoverPending>,
     /// The process's main runtime, where all database work runs (see
     /// `on_main_runtime`).
@@ -63,10 +66,12 @@ pub struct ApiState {
     /// The parking queues operators list, replay and purge.
     pub dead_letters: linebacker_worker::DeadLetterQueues,
     pub health: HealthState,
+    /// The dashboard's last hour.
+    pub samples: Arc<crate::dashboard::samples::SampleRing>,
 }
 
 impl ApiState {
-    fn require_schema(&self) -> Result<(), ApiError> {
+    pub(crate) fn require_schema(&self) -> Result<(), ApiError> {
         if *self.schema_ready.borrow() {
             Ok(())
         } else {
@@ -83,7 +88,7 @@ impl ApiState {
     /// a worker, it would break when the workers stop, just when the relay
     /// needs the pool for its last pass. Running there also lets a started
     /// write finish even if the caller goes away.
-    async fn on_main_runtime<T: Send + 'static>(
+    pub(crate) async fn on_main_runtime<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -102,6 +107,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/backup-requests")
                 .route(web::post().to(backup_requests::create))
+                .route(web::get().to(browse::list))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
@@ -110,11 +116,22 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            web::resource("/api/backup-requests/{backupRequestId}/history")
+                .route(web::get().to(browse::history))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/backup-requests/{backupRequestId}/cancel")
+                .route(web::post().to(browse::cancel))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/api/operator/recovery")
                 .route(web::post().to(operator_recovery::recover))
                 .default_service(web::to(method_not_allowed)),
         )
         .configure(operator_dead_letters::routes)
+        .configure(crate::dashboard::routes)
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
         .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)))
         .service(web::resource("/api/zpages/healthz").route(web::get().to(zpages::healthz)))

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiState, method_not_allowed};
+use crate::auth::{Authorized, Operate, ReadHealth};
 use crate::error::{ApiError, ErrorCode};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -67,13 +68,13 @@ fn queue(state: &ApiState, name: &str) -> Result<(DeadLetterQueue, Arc<dyn DeadL
     Ok((queue, letters))
 }
 
-async fn counts(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn counts(_caller: Authorized<ReadHealth>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let queues = state.dead_letters.clone();
     let counts = state.on_main_runtime(async move { queues.counts().await }).await?;
     Ok(HttpResponse::Ok().json(json!({ "queues": counts })))
 }
 
-async fn list(request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn list(_caller: Authorized<ReadHealth>, request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let params = params(&request)?;
     let (queue, letters) = queue(&state, &path)?;
     let limit = match params.message_id {
@@ -93,7 +94,7 @@ async fn list(request: HttpRequest, path: web::Path<String>, state: web::Data<Ap
     Ok(HttpResponse::Ok().json(json!({ "queue": queue.name(), "items": items })))
 }
 
-async fn replay(request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn replay(_caller: Authorized<Operate>, request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let params = params(&request)?;
     let (queue, letters) = queue(&state, &path)?;
     let id = params.message_id.clone();
@@ -107,7 +108,7 @@ async fn replay(request: HttpRequest, path: web::Path<String>, state: web::Data<
     Ok(HttpResponse::Ok().json(json!({ "queue": queue.name(), "replayed": replayed.count })))
 }
 
-async fn purge(path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn purge(_caller: Authorized<Operate>, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let (queue, letters) = queue(&state, &path)?;
     let purged = state
         .on_main_runtime(async move { letters.purge().await })

@@ -15,6 +15,7 @@ use linebacker_domain::usecase::Recovery;
 use serde::Deserialize;
 
 use super::ApiState;
+use crate::auth::{Authorized, Operate};
 use crate::error::{ApiError, ErrorCode};
 
 #[derive(Deserialize)]
@@ -23,7 +24,7 @@ struct Params {
     older_than_secs: Option<u32>,
 }
 
-pub async fn recover(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn recover(_caller: Authorized<Operate>, request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let params = web::Query::<Params>::from_query(request.query_string())
         .map_err(|_| ApiError::new(ErrorCode::BadData, "olderThanSecs must be a whole number of seconds"))?;
     state.require_schema()?;

@@ -13,6 +13,7 @@ use linebacker_runtime::health::{Readiness, common_health, liveness};
 use serde_json::{Value, json};
 
 use super::{ApiState, Broker};
+use crate::auth::{Authorized, ReadHealth};
 
 /// How long `healthz/all` waits for the broker's or the database's counts
 /// before showing them as unavailable.
@@ -71,7 +72,7 @@ pub async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
 /// `GET /api/zpages/healthz/all`: the whole system. Always 200: a part that
 /// cannot be read (the broker or the database is away) says so in place,
 /// next to everything that could.
-pub async fn healthz_all(state: web::Data<ApiState>) -> HttpResponse {
+pub async fn healthz_all(_caller: Authorized<ReadHealth>, state: web::Data<ApiState>) -> HttpResponse {
     let processes = state.health.roster.processes(own_health(&state).await);
     let stale = processes.iter().filter(|p| p["stale"] == true).count();
     let heartbeat = &state.health.settings;
@@ -90,7 +91,7 @@ pub async fn healthz_all(state: web::Data<ApiState>) -> HttpResponse {
 }
 
 /// Each work queue as the broker counts it.
-async fn queues(state: &ApiState) -> Value {
+pub(crate) async fn queues(state: &ApiState) -> Value {
     let Broker::Rabbit(bus) = &state.broker else {
         return json!({ "error": "the in-memory bus has no broker queues" });
     };
@@ -140,7 +141,7 @@ async fn interface_queues(state: &ApiState) -> Value {
 }
 
 /// The outbox backlog and the requests per status, from the database.
-async fn database_counts(state: &ApiState) -> Value {
+pub(crate) async fn database_counts(state: &ApiState) -> Value {
     let database = state.database.clone();
     match read_within(state, "the database", async move { database.work_stats().await }).await {
         Ok(stats) => json!({
