@@ -24,9 +24,16 @@ const appEnvironments = ["dev", "test", "production"];
 // LINEBACKER_CONFIG_DIR, RUST_LOG) are written into every app's env, so a
 // restart picks up changed values: PM2 keeps an app's first environment
 // otherwise. A variable removed from the shell stays until `pm2 delete`.
+// SIMULATOR__* variables configure the simulator the same way.
 const passedThrough = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => key.startsWith("LINEBACKER_") || key === "RUST_LOG"),
+  Object.entries(process.env).filter(
+    ([key]) => key.startsWith("LINEBACKER_") || key.startsWith("SIMULATOR__") || key === "RUST_LOG",
+  ),
 );
+
+// The binaries: `cargo build --release` puts them here; LINEBACKER_BIN_DIR
+// points elsewhere (scripts/bench.sh --debug runs the debug build).
+const binDir = process.env.LINEBACKER_BIN_DIR || path.join(root, "target", "release");
 
 // One row per process: its binary in target/release, the variable that sets
 // how many copies run and, for workers, the first zpages port of its copies
@@ -57,7 +64,7 @@ function instances(variable) {
 module.exports = {
   apps: processes.map(({ name, instancesVariable, zpagesBasePort }) => ({
     name,
-    script: path.join(root, "target", "release", name),
+    script: path.join(binDir, name),
     interpreter: "none",
     exec_mode: "fork",
     instances: instances(instancesVariable),

@@ -112,6 +112,26 @@ tests=(cargo test --locked "${workspace[@]}" "$@")
 say "running tests: ${tests[*]}"
 status=0
 "${tests[@]}" || status=$?
+
+# The whole suite also runs the bench's one-minute form on the debug build
+# and checks the report's form (every measurement there, a figure for every
+# target); its timings are not judged here.
+# A system started by scripts/run.sh holds the bench's ports: then the step
+# is skipped with a warning, except in CI.
+system_running() { port_open 127.0.0.1 8080 || port_open 127.0.0.1 8090; }
+if [[ -z $picked && $status == 0 ]] && system_running && [[ ${CI:-} != true ]]; then
+    warn "bench step skipped: a running system holds its ports (scripts/stop.sh frees them)"
+elif [[ -z $picked && $status == 0 ]]; then
+    say "bench: scripts/bench.sh --quick --debug, then the report's form"
+    if bash "$LB_ROOT/scripts/bench.sh" --quick --debug >"$LB_RUN_DIR/bench-quick.log" 2>&1 &&
+        "$LB_ROOT/target/debug/linebacker-bench" check --report "$LB_RUN_DIR/bench/latest/report.json"; then
+        say "bench report well formed: $LB_RUN_DIR/bench/latest/report.json"
+    else
+        tail -n 40 "$LB_RUN_DIR/bench-quick.log" >&2 || true
+        say "bench: the quick run or its report failed"
+        status=1
+    fi
+fi
 if ((status == 0)); then
     say "tests passed"
 else

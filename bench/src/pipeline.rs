@@ -1,0 +1,204 @@
+//! Requests followed through the pipeline: how fast they get from POST to
+//! `Sent` and to their reply, read back from the timestamps the processes
+//! store (`receivedTimestamp`, `sentToInterfaceTimestamp`, `replyTimestamp`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::load::{bar, http_client, post, request_body};
+use crate::process::{self, cpu_seconds};
+use crate::stats::rate;
+
+/// How long requests may take to reach a stage before the bench gives up.
+const SETTLE_LIMIT: Duration = Duration::from_secs(900);
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Stage {
+    Sent,
+    Succeeded,
+}
+
+impl Stage {
+    /// The statuses at or past the stage, and the column that dates it.
+    fn reached(self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Self::Sent => (&["Sent", "Succeeded", "Failed"], "sent_to_interface_timestamp"),
+            Self::Succeeded => (&["Succeeded", "Failed"], "reply_timestamp"),
+        }
+    }
+}
+
+/// A mark in `preparedDataPathName` that names one measurement's requests.
+fn marker(name: &str) -> String {
+    format!("/bench/{name}/{}/", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// Posts `requests` with `clients` concurrent clients; a refused POST (a 503
+/// while the database is busy) is tried again, so every request is accepted.
+async fn post_all(url: &str, mark: &str, requests: usize, clients: usize) -> anyhow::Result<Duration> {
+    let http = http_client(clients)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let bar = bar(requests as u64, "posting");
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, url, next, bar, mark) = (http.clone(), url.to_owned(), next.clone(), bar.clone(), mark.to_owned());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= requests {
+                        return;
+                    }
+                    while !post(&http, &url, request_body(&format!("{mark}{n}"))).await {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    bar.inc(1);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await?;
+    }
+    bar.finish_and_clear();
+    Ok(started.elapsed())
+}
+
+/// Waits until `expected` requests of `mark` reached `stage`.
+async fn wait_for(pool: &PgPool, mark: &str, expected: usize, stage: Stage) -> anyhow::Result<Duration> {
+    let (statuses, _) = stage.reached();
+    let bar = bar(expected as u64, &format!("reaching {stage:?}"));
+    let started = Instant::now();
+    loop {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM backup_requests \
+             WHERE prepared_data_path_name LIKE $1 || '%' AND status_type_code = ANY($2)",
+        )
+        .bind(mark)
+        .bind(statuses)
+        .fetch_one(pool)
+        .await?;
+        bar.set_position(u64::try_from(count).unwrap_or(0));
+        if usize::try_from(count).unwrap_or(0) >= expected {
+            bar.finish_and_clear();
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > SETTLE_LIMIT {
+            bail!("only {count} of {expected} requests reached {stage:?} within {SETTLE_LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The first and last time a column of `mark`'s requests was set, and how
+/// many have it: a stage's throughput.
+async fn span(pool: &PgPool, mark: &str, column: &str) -> anyhow::Result<Value> {
+    let (count, seconds): (i64, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT count({column}), extract(epoch FROM max({column}) - min(received_timestamp))::float8 \
+         FROM backup_requests WHERE prepared_data_path_name LIKE $1 || '%'"
+    )))
+    .bind(mark)
+    .fetch_one(pool)
+    .await?;
+    let seconds = seconds.unwrap_or(0.0);
+    Ok(json!({
+        "requests": count,
+        "secondsFromFirstPost": seconds,
+        "perSecond": rate(u64::try_from(count).unwrap_or(0), Duration::from_secs_f64(seconds.max(0.0))),
+    }))
+}
+
+/// p50, p99 and max, in milliseconds, of a column less `received_timestamp`.
+async fn latency(pool: &PgPool, mark: &str, column: &str) -> anyhow::Result<Value> {
+    let (p50, p99, max): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH l AS (SELECT extract(epoch FROM {column} - received_timestamp) * 1000 AS ms \
+                    FROM backup_requests WHERE prepared_data_path_name LIKE $1 || '%' AND {column} IS NOT NULL) \
+         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::float8, \
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::float8, max(ms)::float8 FROM l"
+    )))
+    .bind(mark)
+    .fetch_one(pool)
+    .await?;
+    Ok(json!({ "p50_ms": p50, "p99_ms": p99, "max_ms": max }))
+}
+
+/// `requests` POSTed as fast as `clients` can, followed to `Sent` and to
+/// their reply, with the CPU each process spent meanwhile.
+pub async fn run(
+    url: &str,
+    database_url: &str,
+    requests: usize,
+    clients: usize,
+    pids: &[(String, u32)],
+) -> anyhow::Result<Value> {
+    let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
+    let mark = marker("pipeline");
+    let cpu_before = cpu_seconds(pids)?;
+    let posting = post_all(url, &mark, requests, clients).await?;
+    wait_for(&pool, &mark, requests, Stage::Sent).await?;
+    wait_for(&pool, &mark, requests, Stage::Succeeded).await?;
+    let cpu_after = cpu_seconds(pids)?;
+    let per_thousand: serde_json::Map<String, Value> = cpu_after
+        .iter()
+        .map(|(name, after)| {
+            let before = cpu_before.get(name).copied().unwrap_or(0.0);
+            (name.clone(), json!((after - before) * 1000.0 / requests as f64))
+        })
+        .collect();
+    Ok(json!({
+        "requests": requests,
+        "clients": clients,
+        "posted": { "seconds": posting.as_secs_f64(), "perSecond": rate(requests as u64, posting) },
+        "checked": span(&pool, &mark, "checked_timestamp").await?,
+        "sent": span(&pool, &mark, "sent_to_interface_timestamp").await?,
+        "replied": span(&pool, &mark, "reply_timestamp").await?,
+        "cpuSecondsPer1000Requests": per_thousand,
+        "processesAfter": process::sample_all(pids)?,
+    }))
+}
+
+/// POSTs at `per_second` for `duration` (open loop: a slow answer does not
+/// slow the next POST), then waits for every request to reach `until`.
+pub async fn steady(
+    url: &str,
+    database_url: &str,
+    per_second: u32,
+    duration: Duration,
+    until: Stage,
+    name: &str,
+) -> anyhow::Result<Value> {
+    let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
+    let mark = marker(name);
+    let http = http_client(64)?;
+    let total = (f64::from(per_second) * duration.as_secs_f64()).round() as usize;
+    let bar = bar(total as u64, &format!("{per_second}/s for {}s", duration.as_secs()));
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut posts = Vec::with_capacity(total);
+    for n in 0..total {
+        ticks.tick().await;
+        let (http, url, body) = (http.clone(), url.to_owned(), request_body(&format!("{mark}{n}")));
+        posts.push(tokio::spawn(async move { post(&http, &url, body).await }));
+        bar.inc(1);
+    }
+    let mut accepted = 0;
+    for posted in posts {
+        accepted += usize::from(posted.await?);
+    }
+    bar.finish_and_clear();
+    wait_for(&pool, &mark, accepted, until).await?;
+    let (_, column) = until.reached();
+    Ok(json!({
+        "perSecond": per_second,
+        "seconds": duration.as_secs(),
+        "posted": total,
+        "accepted": accepted,
+        "until": format!("{until:?}"),
+        "latency": latency(&pool, &mark, column).await?,
+    }))
+}

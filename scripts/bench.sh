@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# THE bench command: starts linebacker as scripts/run.sh does (every process
+# and the simulator under PM2, on this machine) with a fresh database, vhost
+# and Azure queues of its own, drives load, stops it, measures the bounds of
+# the servers it stands on, and writes the report:
+#   scripts/bench.sh            # the full run (about 15 minutes)
+#   scripts/bench.sh --quick    # a one-minute form of every measurement
+#   scripts/bench.sh --debug    # the debug binaries (for checking the report's form)
+# The report goes to .run/bench/<time>/ (report.json, summary.md, one JSON
+# file per measurement, the processes' logs); .run/bench/latest points to
+# the last one. BENCHMARKS.md keeps the summary of the last full run.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+quick= profile=release
+for arg in "$@"; do
+    case $arg in
+    --quick) quick=1 ;;
+    --debug) profile=debug ;;
+    *) die "usage: scripts/bench.sh [--quick] [--debug]" ;;
+    esac
+done
+
+if [[ -n $quick ]]; then
+    INTAKE_SECONDS=5 PIPELINE_REQUESTS=1000 STEADY_SECONDS=5 LATENCY_SECONDS=8
+    PGBENCH_SECONDS=3 BROKER_MESSAGES=10000 AZURITE_CYCLES=500
+else
+    INTAKE_SECONDS=20 PIPELINE_REQUESTS=20000 STEADY_SECONDS=30 LATENCY_SECONDS=30
+    PGBENCH_SECONDS=20 BROKER_MESSAGES=50000 AZURITE_CYCLES=5000
+fi
+
+say "setup: checking tools and services"
+bash "$LB_ROOT/scripts/setup.sh"
+use_cargo
+cd "$LB_ROOT"
+command -v pgbench >/dev/null || apt_install postgresql-client
+
+# The ports of ecosystem.config.js: a running system (scripts/run.sh) would
+# take the bench's load and spoil both.
+for port in 8080 8090 9100 9200 9300 9400; do
+    ! port_open 127.0.0.1 "$port" || die "port $port is in use: stop the running system first (scripts/stop.sh)"
+done
+
+cargo_flags=(--locked --bins)
+[[ $profile == release ]] && cargo_flags+=(--release)
+say "building: cargo build ${cargo_flags[*]}"
+cargo build "${cargo_flags[@]}"
+bin="$LB_ROOT/target/$profile"
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+run_id="$(printf '%04x%04x' "$RANDOM" "$RANDOM")"
+out="$LB_RUN_DIR/bench/$stamp"
+mkdir -p "$out/logs" "$LB_RUN_DIR/logs"
+ln -sfn "$stamp" "$LB_RUN_DIR/bench/latest"
+database="lb_bench_${run_id}"
+bound_database="lb_bench_${run_id}_pgbench"
+vhost="lb-bench-${run_id}"
+queues="bench-${run_id}-requests,bench-${run_id}-statuses,bench-${run_id}-statuses-poison"
+IFS=, read -r requests_queue statuses_queue poison_queue <<<"$queues"
+database_url="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$database"
+amqp_url="amqp://guest:guest@127.0.0.1:$LB_AMQP_PORT/$vhost"
+url="http://127.0.0.1:8080"
+
+# A PM2 daemon of the bench's own: the user's PM2 and its processes stay as
+# they are.
+export PM2_HOME="$LB_RUN_DIR/bench/pm2"
+pm2() { npx --no-install pm2 "$@"; }
+
+cleanup() {
+    say "cleaning up: processes, database, vhost, Azure queues"
+    pm2 delete ecosystem.config.js >/dev/null 2>&1 || true
+    pm2 kill >/dev/null 2>&1 || true
+    pg -d postgres -c "drop database if exists \"$database\" with (force)" >/dev/null 2>&1 || true
+    pg -d postgres -c "drop database if exists \"$bound_database\" with (force)" >/dev/null 2>&1 || true
+    rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+    "$bin/linebacker-bench" delete-queues --names "$queues" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+measure() { # measure NAME ARGS...: one measurement into $out/NAME.json
+    local name=$1
+    shift
+    say "measuring $name"
+    "$bin/linebacker-bench" "$@" >"$out/$name.json"
+}
+
+say "fresh database $database and vhost $vhost"
+pg -d postgres -c "create database \"$database\""
+pg -d postgres -c "create database \"$bound_database\""
+rabbitmqctl -q add_vhost "$vhost" >/dev/null
+rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+LINEBACKER__DATABASE__URL="$database_url" "$bin/linebacker-admin" migrate >/dev/null
+LINEBACKER__DATABASE__URL="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_database" \
+    "$bin/linebacker-admin" migrate >/dev/null
+
+cat >"$out/machine.json" <<EOF
+{
+  "command": "scripts/bench.sh $*",
+  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "profile": "$profile",
+  "cores": $(nproc),
+  "memoryGiB": $(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo),
+  "cpu": "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)",
+  "kernel": "$(uname -r)",
+  "rustc": "$(rustc --version)",
+  "postgres": "$(pg -d postgres -Atc 'show server_version')",
+  "rabbitmq": "$(rabbitmqctl -q version 2>/dev/null || echo unknown)",
+  "azurite": "$(node -p 'require("./node_modules/azurite/package.json").version' 2>/dev/null || echo unknown)",
+  "startedAt": "$stamp"
+}
+EOF
+
+# Every process and the simulator as scripts/run.sh starts them, on the
+# bench's database, vhost and queues; the simulator answers at once and
+# never fails, so every request can be followed to Succeeded.
+export APP_ENV=dev LINEBACKER_BIN_DIR="$bin"
+export LINEBACKER__DATABASE__URL="$database_url" LINEBACKER__RABBITMQ__URL="$amqp_url"
+export LINEBACKER__AZURE_QUEUE__REQUESTS_QUEUE="$requests_queue"
+export LINEBACKER__AZURE_QUEUE__STATUSES_QUEUE="$statuses_queue"
+export LINEBACKER__AZURE_QUEUE__POISON_QUEUE="$poison_queue"
+export SIMULATOR__REQUESTS_QUEUE="$requests_queue" SIMULATOR__STATUSES_QUEUE="$statuses_queue"
+export SIMULATOR__REPLY_DELAY_MS=0 SIMULATOR__FAILURE_SHARE=0
+
+ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") == 200 ]]; }
+wait_for_system() {
+    wait_until 60 "http-receiver" ready "$url/api/zpages/readyz"
+    wait_until 60 "the simulator" ready "http://127.0.0.1:8090/livez"
+    local port
+    for port in 9100 9200 9300 9400; do
+        wait_until 60 "the worker on zpages port $port" ready "http://127.0.0.1:$port/readyz"
+    done
+}
+
+say "starting linebacker under PM2 ($PM2_HOME)"
+pm2 start ecosystem.config.js --env dev >/dev/null
+wait_for_system
+
+# name=pid of every process PM2 runs: http-receiver-0, check-allowed-0, ...
+pids=()
+while read -r named; do pids+=(--pid "$named"); done < <(
+    pm2 jlist | node -e '
+        let text = ""; process.stdin.on("data", (d) => (text += d)).on("end", () => {
+            for (const app of JSON.parse(text)) {
+                if (app.pid) console.log(`${app.name}-${app.pm2_env.NODE_APP_INSTANCE ?? 0}=${app.pid}`);
+            }
+        });')
+
+sleep 5
+measure processes-idle processes "${pids[@]}"
+measure pipeline pipeline --url "$url" --database-url "$database_url" --requests "$PIPELINE_REQUESTS" "${pids[@]}"
+measure steady-200 steady --url "$url" --database-url "$database_url" --rate 200 --seconds "$STEADY_SECONDS" \
+    --until sent --name steady-200
+
+say "the simulator answers after 500 ms now (the quick start's case)"
+SIMULATOR__REPLY_DELAY_MS=500 pm2 restart backup-system-simulator --update-env >/dev/null
+wait_until 60 "the simulator" ready "http://127.0.0.1:8090/livez"
+measure latency-1rps steady --url "$url" --database-url "$database_url" --rate 1 --seconds "$LATENCY_SECONDS" \
+    --until succeeded --name latency-1rps
+
+# Intake last: the pipeline is still working through its requests when the
+# run ends, which would spoil any measurement after it.
+measure intake intake --url "$url" --database-url "$database_url" --clients 1,16,64 --seconds "$INTAKE_SECONDS"
+
+cp "$PM2_HOME"/logs/*.log "$out/logs/" 2>/dev/null || true
+cp "$LB_ROOT"/.run/logs/*.log "$out/logs/" 2>/dev/null || true
+say "stopping linebacker; the bounds are measured on a quiet machine"
+pm2 delete ecosystem.config.js >/dev/null
+pm2 kill >/dev/null
+
+measure pgbench pgbench --database-url "postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_database" \
+    --script bench/pgbench/receive.sql --clients 1,16,64 --seconds "$PGBENCH_SECONDS"
+measure pgbench-key pgbench --database-url "postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_database" \
+    --script bench/pgbench/receive_with_key.sql --clients 64 --seconds "$PGBENCH_SECONDS"
+measure broker broker --amqp-url "$amqp_url" --messages "$BROKER_MESSAGES"
+measure azurite azurite --cycles "$AZURITE_CYCLES" --concurrency 16
+
+"$bin/linebacker-bench" report --dir "$out" >/dev/null
+say "report: $out/report.json"
+cat "$out/summary.md"
