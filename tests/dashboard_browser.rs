@@ -72,7 +72,13 @@ async fn the_dashboard_shows_the_apis_counts_opens_a_request_cancels_it_and_repl
     system.stop_process("check-allowed-0").await.unwrap();
     let to_cancel = system.post("job-1", "2022-05-30").await.unwrap()["backupRequestId"].as_str().unwrap().to_owned();
 
-    let screenshot = root.join("docs/dashboard.png");
+    // Into the run's log directory, so a test run leaves the tree as it was;
+    // LINEBACKER_UPDATE_SCREENSHOT=1 renews the README's picture instead.
+    let screenshot = if std::env::var_os("LINEBACKER_UPDATE_SCREENSHOT").is_some() {
+        root.join("docs/dashboard.png")
+    } else {
+        system.log_dir.join("dashboard.png")
+    };
     let output = tokio::process::Command::new("node")
         .current_dir(&root)
         .arg("tests/browser/dashboard.mjs")
