@@ -5,6 +5,7 @@
 
 mod broker;
 mod proxy;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! REST API: create, put, get, delete, count, clear. Every call is bounded by
 //! the configured timeout.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub struct QueueServiceConfig {
     pub account_key: SecretString,
     /// The bound of every call, connecting included.
     pub timeout: Duration,
+    /// Certificate authorities trusted beside the system's, for `https://`.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One queue of one account. Cheap to clone: clones share connections.
@@ -61,11 +64,8 @@ impl QueueClient {
             .map_err(|()| DomainError::Unexpected(anyhow!("account_uri {:?} cannot have a path", config.account_uri)))?
             .pop_if_empty()
             .push(queue_name);
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| DomainError::Unexpected(anyhow!("cannot build the HTTP client: {e}")))?;
+        let http = linebacker_tls::http_client(config.timeout, config.ca_file.as_deref())
+            .map_err(|reason| DomainError::Unexpected(anyhow!("azure_queue.ca_file: {reason}")))?;
         Ok(Self { http, key: Arc::new(key), name: queue_name.to_owned(), queue_url })
     }
 
@@ -226,6 +226,7 @@ mod tests {
             account_name: "acct".into(),
             account_key: SecretString::from(key),
             timeout: Duration::from_secs(1),
+            ca_file: None,
         }
     }
 

@@ -28,6 +28,7 @@ pub fn azurite_config() -> QueueServiceConfig {
         account_name: AZURITE_ACCOUNT.to_owned(),
         account_key: SecretString::from(AZURITE_KEY),
         timeout: Duration::from_secs(10),
+        ca_file: None,
     }
 }
 

@@ -96,6 +96,7 @@ impl SimulatorSettings {
             account_name: linebacker.azure_queue.account_name,
             account_key: linebacker.azure_queue.account_key,
             timeout: Duration::from_millis(file.simulator.queue_timeout_ms),
+            ca_file: linebacker.azure_queue.ca_file,
         };
         Self::checked(file.simulator, azure)
     }

@@ -16,10 +16,10 @@ use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
-use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::BusKind;
+use linebacker_runtime::settings::{BusKind, ConfigError};
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +51,7 @@ impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
     pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let settings_instance = settings.instance;
-        let database = Database::connect_lazy(&pg_config(&settings))?;
+        let database = Database::connect_lazy(&pg_config(&settings)?)?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
                 let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
@@ -202,15 +202,18 @@ pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
         account_name: azure.account_name.clone(),
         account_key: azure.account_key.clone(),
         timeout: Duration::from_millis(azure.timeout_ms),
+        ca_file: azure.ca_file.clone(),
     }
 }
 
-pub fn pg_config(settings: &Settings) -> PgConfig {
-    PgConfig {
-        url: settings.database.url.expose_secret().to_owned(),
+/// The pool's settings, from `database.*` (TLS included). Infallible once
+/// the settings loaded: loading checked them.
+pub fn pg_config(settings: &Settings) -> Result<PgConfig, ConfigError> {
+    Ok(PgConfig {
+        options: settings.database.connect_options()?,
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    }
+    })
 }
 
 /// The backoff of retried messages, from `retry.*`.
@@ -232,6 +235,11 @@ pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
         connection_name: settings.process_name(process),
         retry: retry_policy(settings),
         retry_levels: settings.retry.levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+        tls: RabbitTls {
+            ca_file: settings.rabbitmq.ca_file.clone(),
+            cert_file: settings.rabbitmq.cert_file.clone(),
+            key_file: settings.rabbitmq.key_file.clone(),
+        },
         ..RabbitSettings::default()
     }
 }
