@@ -80,6 +80,10 @@ workspace=()
 
 say "setup: checking tools and services"
 bash "$LB_ROOT/scripts/setup.sh"
+# The TLS tests' servers (a second PostgreSQL cluster, RabbitMQ node and
+# Azurite, each on a port of its own) and the CA they trust.
+bash "$LB_ROOT/scripts/tls-servers.sh"
+export LINEBACKER_TEST_TLS_DIR="$LB_RUN_DIR/tls"
 use_cargo
 
 # The receiver's OpenAPI test validates the served document with
