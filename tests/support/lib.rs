@@ -17,7 +17,7 @@ use linebacker_azure_queue::QueueClient;
 use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_name};
 use sqlx::PgPool;
 
-pub use process::{Process, target_dir};
+pub use process::{Process, config_dir, target_dir};
 pub use snapshot::Snapshot;
 
 /// The worker processes of SPEC §1, each consuming from its own source.
