@@ -158,15 +158,21 @@ EOF
 }
 
 ensure_azurite_tls() {
-    local pid_file="$LB_RUN_DIR/azurite-tls.pid"
+    local pid_file="$LB_RUN_DIR/azurite-tls.pid" args_file="$LB_RUN_DIR/azurite-tls.args"
+    # --oauth basic: Azurite takes bearer tokens (over HTTPS only), for the
+    # Entra ID tests.
+    local args=(--cert "$TLS_DIR/server.pem" --key "$TLS_DIR/server.key" --oauth basic)
     if port_open 127.0.0.1 "$AZURITE_TLS_PORT"; then
-        [[ -n $CERTS_RENEWED && -f $pid_file ]] || return 0
-        say "stopping Azurite over HTTPS: its certificate was renewed"
+        if [[ -z $CERTS_RENEWED && $(cat "$args_file" 2>/dev/null) == "${args[*]}" ]] || [[ ! -f $pid_file ]]; then
+            return 0
+        fi
+        say "stopping Azurite over HTTPS: its certificate or options changed"
         kill -- -"$(cat "$pid_file")" 2>/dev/null || true
         wait_until 30 "Azurite over HTTPS to stop" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$AZURITE_TLS_PORT'"
     fi
     say "starting Azurite queue service over HTTPS on 127.0.0.1:$AZURITE_TLS_PORT (log: .run/azurite-tls.log)"
-    start_azurite_queue "$AZURITE_TLS_PORT" azurite-tls --cert "$TLS_DIR/server.pem" --key "$TLS_DIR/server.key"
+    start_azurite_queue "$AZURITE_TLS_PORT" azurite-tls "${args[@]}"
+    printf '%s\n' "${args[*]}" >"$args_file"
 }
 
 main() {

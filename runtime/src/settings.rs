@@ -172,6 +172,71 @@ pub struct AzureQueueSettings {
     /// For `https://`: certificate authorities trusted beside the system's.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// `shared_key` (with `account_key`), `sas` (with `sas_token`) or
+    /// `entra_id` (with `tenant_id`, `client_id`, `client_secret`).
+    #[serde(default)]
+    pub auth: AzureAuthMode,
+    #[serde(default)]
+    pub sas_token: Option<SecretString>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Where Entra ID tokens come from.
+    #[serde(default = "default_authority_url")]
+    pub authority_url: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureAuthMode {
+    #[default]
+    SharedKey,
+    Sas,
+    EntraId,
+}
+
+fn default_authority_url() -> String {
+    "https://login.microsoftonline.com".to_owned()
+}
+
+impl AzureQueueSettings {
+    /// The secrets `auth` needs are there, and a bearer token only travels
+    /// over `https://`.
+    fn check_auth(&self) -> Result<(), ConfigError> {
+        let missing = |key: &'static str| ConfigError::Invalid { key, reason: format!("is required by azure_queue.auth = {:?}", self.auth) };
+        let blank = |value: Option<&str>| value.is_none_or(|value| value.trim().is_empty());
+        match self.auth {
+            AzureAuthMode::SharedKey => Ok(()),
+            AzureAuthMode::Sas if blank(self.sas_token.as_ref().map(ExposeSecret::expose_secret)) => {
+                Err(missing("azure_queue.sas_token"))
+            }
+            AzureAuthMode::Sas => Ok(()),
+            AzureAuthMode::EntraId => {
+                if blank(self.tenant_id.as_deref()) {
+                    return Err(missing("azure_queue.tenant_id"));
+                }
+                if blank(self.client_id.as_deref()) {
+                    return Err(missing("azure_queue.client_id"));
+                }
+                if blank(self.client_secret.as_ref().map(ExposeSecret::expose_secret)) {
+                    return Err(missing("azure_queue.client_secret"));
+                }
+                if !self.account_uri.starts_with("https://") {
+                    return Err(ConfigError::Invalid {
+                        key: "azure_queue.account_uri",
+                        reason: "must be https:// with azure_queue.auth = entra_id (bearer tokens never go in clear)".to_owned(),
+                    });
+                }
+                if !(self.authority_url.starts_with("https://") || self.authority_url.starts_with("http://")) {
+                    return Err(ConfigError::Invalid { key: "azure_queue.authority_url", reason: "must be an http(s):// URL".to_owned() });
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -405,6 +470,7 @@ impl Settings {
         }
         self.database.connect_options()?;
         self.rabbitmq.check_tls()?;
+        self.azure_queue.check_auth()?;
         if self.rabbitmq.exchange.trim().is_empty() {
             return invalid("rabbitmq.exchange", "must not be empty");
         }
@@ -667,6 +733,47 @@ mod tests {
             let error = load(&vars).unwrap_err().to_string();
             assert!(error.contains(&format!("`{key}`")), "{vars:?}: {error}");
         }
+    }
+
+    #[test]
+    fn an_azure_auth_mode_without_its_credentials_names_the_missing_key() {
+        let https = ("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI", "https://acct.queue.core.windows.net");
+        for (vars, key) in [
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "sas")], "azure_queue.sas_token"),
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"), https], "azure_queue.tenant_id"),
+            (
+                vec![
+                    ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+                    https,
+                    ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+                ],
+                "azure_queue.client_secret",
+            ),
+            (
+                vec![
+                    ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+                    ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_SECRET", "s3cr3t"),
+                ],
+                "azure_queue.account_uri",
+            ),
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "certificate")], "azure_queue.auth"),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains(key) && !error.contains("s3cr3t"), "{vars:?}: {error}");
+        }
+        let settings = load(&[
+            ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+            https,
+            ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+            ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+            ("LINEBACKER__AZURE_QUEUE__CLIENT_SECRET", "s3cr3t"),
+        ])
+        .unwrap();
+        assert_eq!(settings.azure_queue.authority_url, "https://login.microsoftonline.com");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
     }
 
     #[test]

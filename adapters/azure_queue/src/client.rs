@@ -12,7 +12,7 @@ use linebacker_domain::ports::InboxMessage;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use secrecy::SecretString;
 
-use crate::auth::SharedKey;
+use crate::credentials::{QueueAuth, Signer};
 use crate::{errors, xml};
 
 /// The REST API version every request speaks.
@@ -29,8 +29,10 @@ pub struct QueueServiceConfig {
     /// `http://127.0.0.1:10001/devstoreaccount1` (account in the path).
     pub account_uri: String,
     pub account_name: String,
-    /// The base64 account key.
+    /// The base64 account key (used by `QueueAuth::SharedKey`).
     pub account_key: SecretString,
+    /// How requests are authorized.
+    pub auth: QueueAuth,
     /// The bound of every call, connecting included.
     pub timeout: Duration,
     /// Certificate authorities trusted beside the system's, for `https://`.
@@ -41,7 +43,7 @@ pub struct QueueServiceConfig {
 #[derive(Debug, Clone)]
 pub struct QueueClient {
     http: reqwest::Client,
-    key: Arc<SharedKey>,
+    signer: Arc<Signer>,
     name: String,
     /// `<account_uri>/<queue>`.
     queue_url: Url,
@@ -51,7 +53,7 @@ impl QueueClient {
     /// Checks the configuration and the queue name; connects to nothing yet.
     pub fn new(config: &QueueServiceConfig, queue_name: &str) -> Result<Self, DomainError> {
         check_queue_name(queue_name).map_err(|reason| DomainError::Unexpected(anyhow!(reason)))?;
-        let key = SharedKey::new(&config.account_name, &config.account_key)
+        let signer = Signer::new(&config.auth, &config.account_name, &config.account_key)
             .map_err(|reason| DomainError::Unexpected(anyhow!(reason)))?;
         let mut queue_url = Url::parse(&config.account_uri)
             .ok()
@@ -66,7 +68,7 @@ impl QueueClient {
             .push(queue_name);
         let http = linebacker_tls::http_client(config.timeout, config.ca_file.as_deref())
             .map_err(|reason| DomainError::Unexpected(anyhow!("azure_queue.ca_file: {reason}")))?;
-        Ok(Self { http, key: Arc::new(key), name: queue_name.to_owned(), queue_url })
+        Ok(Self { http, signer: Arc::new(signer), name: queue_name.to_owned(), queue_url })
     }
 
     pub fn name(&self) -> &str {
@@ -177,7 +179,8 @@ impl QueueClient {
             .header("x-ms-version", API_VERSION)
             .build()
             .map_err(|e| DomainError::Unexpected(anyhow!("{what}: cannot build the request: {e}")))?;
-        self.key.sign(&mut request).map_err(|reason| DomainError::Unexpected(anyhow!("{what}: {reason}")))?;
+        self.signer.prepare_url(request.url_mut());
+        self.signer.sign(&self.http, &mut request).await?;
         self.http.execute(request).await.map_err(|e| errors::transport(what, e))
     }
 }
@@ -225,6 +228,7 @@ mod tests {
             account_uri: uri.into(),
             account_name: "acct".into(),
             account_key: SecretString::from(key),
+            auth: QueueAuth::SharedKey,
             timeout: Duration::from_secs(1),
             ca_file: None,
         }

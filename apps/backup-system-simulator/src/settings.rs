@@ -91,11 +91,13 @@ impl SimulatorSettings {
             .build()?
             .try_deserialize()?;
         let linebacker = linebacker_runtime::Settings::load_from(dir, env)?;
+        let auth = linebacker_worker::queue_auth(&linebacker.azure_queue);
         let azure = QueueServiceConfig {
             account_uri: linebacker.azure_queue.account_uri,
             account_name: linebacker.azure_queue.account_name,
             account_key: linebacker.azure_queue.account_key,
             timeout: Duration::from_millis(file.simulator.queue_timeout_ms),
+            auth,
             ca_file: linebacker.azure_queue.ca_file,
         };
         Self::checked(file.simulator, azure)

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use linebacker_azure_queue::QueueServiceConfig;
+use linebacker_azure_queue::{EntraIdCredentials, QueueAuth, QueueServiceConfig};
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
@@ -19,9 +19,9 @@ use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig}
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::{BusKind, ConfigError};
+use linebacker_runtime::settings::{AzureAuthMode, AzureQueueSettings, BusKind, ConfigError};
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Breaker, BreakerConfig};
@@ -203,6 +203,24 @@ pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
         account_key: azure.account_key.clone(),
         timeout: Duration::from_millis(azure.timeout_ms),
         ca_file: azure.ca_file.clone(),
+        auth: queue_auth(azure),
+    }
+}
+
+/// The credentials `azure_queue.auth` names; loading the settings checked
+/// that the ones it needs are there.
+pub fn queue_auth(azure: &AzureQueueSettings) -> QueueAuth {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let secret = |value: &Option<SecretString>| value.clone().unwrap_or_else(|| SecretString::from(""));
+    match azure.auth {
+        AzureAuthMode::SharedKey => QueueAuth::SharedKey,
+        AzureAuthMode::Sas => QueueAuth::Sas(secret(&azure.sas_token)),
+        AzureAuthMode::EntraId => QueueAuth::EntraId(EntraIdCredentials {
+            tenant_id: text(&azure.tenant_id),
+            client_id: text(&azure.client_id),
+            client_secret: secret(&azure.client_secret),
+            authority_url: azure.authority_url.clone(),
+        }),
     }
 }
 
