@@ -187,6 +187,17 @@ pub struct AzureQueueSettings {
     /// Where Entra ID tokens come from.
     #[serde(default = "default_authority_url")]
     pub authority_url: String,
+    /// `none` (SPEC §5) or `base64`, for a BZI whose SDK encodes messages.
+    #[serde(default)]
+    pub message_encoding: AzureMessageEncoding,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AzureMessageEncoding {
+    #[default]
+    None,
+    Base64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

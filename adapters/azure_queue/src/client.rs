@@ -13,6 +13,7 @@ use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use secrecy::SecretString;
 
 use crate::credentials::{QueueAuth, Signer};
+use crate::encoding::MessageEncoding;
 use crate::{errors, xml};
 
 /// The REST API version every request speaks.
@@ -37,6 +38,9 @@ pub struct QueueServiceConfig {
     pub timeout: Duration,
     /// Certificate authorities trusted beside the system's, for `https://`.
     pub ca_file: Option<PathBuf>,
+    /// How the BZI's messages are encoded; callers apply it (`encoding()`),
+    /// since only they know what to do with a message that does not decode.
+    pub message_encoding: MessageEncoding,
 }
 
 /// One queue of one account. Cheap to clone: clones share connections.
@@ -44,6 +48,7 @@ pub struct QueueServiceConfig {
 pub struct QueueClient {
     http: reqwest::Client,
     signer: Arc<Signer>,
+    encoding: MessageEncoding,
     name: String,
     /// `<account_uri>/<queue>`.
     queue_url: Url,
@@ -68,11 +73,22 @@ impl QueueClient {
             .push(queue_name);
         let http = linebacker_tls::http_client(config.timeout, config.ca_file.as_deref())
             .map_err(|reason| DomainError::Unexpected(anyhow!("azure_queue.ca_file: {reason}")))?;
-        Ok(Self { http, signer: Arc::new(signer), name: queue_name.to_owned(), queue_url })
+        Ok(Self {
+            http,
+            signer: Arc::new(signer),
+            encoding: config.message_encoding,
+            name: queue_name.to_owned(),
+            queue_url,
+        })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The encoding of the BZI's messages (`put` and `get` move text as is).
+    pub fn encoding(&self) -> MessageEncoding {
+        self.encoding
     }
 
     /// Creates the queue; an existing queue is fine (201 or 204).
@@ -231,6 +247,7 @@ mod tests {
             auth: QueueAuth::SharedKey,
             timeout: Duration::from_secs(1),
             ca_file: None,
+            message_encoding: MessageEncoding::None,
         }
     }
 

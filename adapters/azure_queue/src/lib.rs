@@ -9,6 +9,7 @@
 mod auth;
 mod client;
 mod credentials;
+mod encoding;
 mod errors;
 mod interface;
 mod poison;
@@ -17,5 +18,6 @@ mod xml;
 
 pub use client::{MAX_MESSAGES_PER_GET, QueueClient, QueueServiceConfig};
 pub use credentials::{EntraIdCredentials, QueueAuth};
+pub use encoding::MessageEncoding;
 pub use poison::{AzurePoisonLetters, SCAN_VISIBILITY};
 pub use interface::{AzureBackupInterface, AzureStatusInbox, POISON_QUEUE, REQUESTS_QUEUE, STATUSES_QUEUE};

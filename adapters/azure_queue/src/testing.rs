@@ -30,6 +30,7 @@ pub fn azurite_config() -> QueueServiceConfig {
         auth: crate::QueueAuth::SharedKey,
         timeout: Duration::from_secs(10),
         ca_file: None,
+        message_encoding: crate::MessageEncoding::None,
     }
 }
 

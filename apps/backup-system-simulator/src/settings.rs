@@ -91,14 +91,11 @@ impl SimulatorSettings {
             .build()?
             .try_deserialize()?;
         let linebacker = linebacker_runtime::Settings::load_from(dir, env)?;
-        let auth = linebacker_worker::queue_auth(&linebacker.azure_queue);
+        // linebacker's account, TLS, credentials and encoding: the
+        // simulator plays the BZI on the same queues.
         let azure = QueueServiceConfig {
-            account_uri: linebacker.azure_queue.account_uri,
-            account_name: linebacker.azure_queue.account_name,
-            account_key: linebacker.azure_queue.account_key,
             timeout: Duration::from_millis(file.simulator.queue_timeout_ms),
-            auth,
-            ca_file: linebacker.azure_queue.ca_file,
+            ..linebacker_worker::queue_service_config(&linebacker)
         };
         Self::checked(file.simulator, azure)
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use linebacker_azure_queue::{EntraIdCredentials, QueueAuth, QueueServiceConfig};
+use linebacker_azure_queue::{EntraIdCredentials, MessageEncoding, QueueAuth, QueueServiceConfig};
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
@@ -19,7 +19,7 @@ use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig}
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::{AzureAuthMode, AzureQueueSettings, BusKind, ConfigError};
+use linebacker_runtime::settings::{AzureAuthMode, AzureMessageEncoding, AzureQueueSettings, BusKind, ConfigError};
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -204,6 +204,10 @@ pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
         timeout: Duration::from_millis(azure.timeout_ms),
         ca_file: azure.ca_file.clone(),
         auth: queue_auth(azure),
+        message_encoding: match azure.message_encoding {
+            AzureMessageEncoding::None => MessageEncoding::None,
+            AzureMessageEncoding::Base64 => MessageEncoding::Base64,
+        },
     }
 }
 
