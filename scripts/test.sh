@@ -86,21 +86,25 @@ bash "$LB_ROOT/scripts/tls-servers.sh"
 export LINEBACKER_TEST_TLS_DIR="$LB_RUN_DIR/tls"
 use_cargo
 
-# The receiver's OpenAPI test validates the served document with
-# openapi-spec-validator (PyPI), from a venv of the run directory; with this
-# variable set, the test fails rather than skips when it cannot validate.
-openapi_validator() {
-    local venv="$LB_RUN_DIR/openapi-venv"
-    if ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
-        say "installing openapi-spec-validator into $venv"
+# python_tool VENV MODULE PACKAGE VARIABLE: a venv of the run directory with
+# PACKAGE (PyPI) in it, its python exported as VARIABLE. With the variable
+# set, the tests that need the tool fail rather than skip without it.
+python_tool() {
+    local venv="$LB_RUN_DIR/$1" module=$2 package=$3 variable=$4
+    if ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        say "installing $package into $venv"
         command -v python3 >/dev/null || apt_install python3
         python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-        python3 -m venv "$venv" && "$venv/bin/pip" install -q openapi-spec-validator ||
-            die "cannot install openapi-spec-validator (PyPI) into $venv"
+        python3 -m venv "$venv" && "$venv/bin/pip" install -q "$package" ||
+            die "cannot install $package (PyPI) into $venv"
     fi
-    export LINEBACKER_OPENAPI_VALIDATOR_PYTHON="$venv/bin/python"
+    export "$variable=$venv/bin/python"
 }
-openapi_validator
+# The receiver's OpenAPI test validates the served document with
+# openapi-spec-validator.
+python_tool openapi-venv openapi_spec_validator openapi-spec-validator LINEBACKER_OPENAPI_VALIDATOR_PYTHON
+# The interop tests play the BZI with Microsoft's own Python SDK.
+python_tool azure-sdk-venv azure.storage.queue azure-storage-queue LINEBACKER_AZURE_SDK_PYTHON
 
 say "cleaning up after earlier test runs"
 drop_leftover_databases

@@ -33,11 +33,14 @@ pub struct SystemOptions {
     /// The share of requests the simulated interface fails.
     pub failure_share: f64,
     pub reply_delay_ms: u64,
+    /// More `LINEBACKER__*` settings for every process, the simulator's
+    /// included (TLS, Azure encoding, ...).
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Default for SystemOptions {
     fn default() -> Self {
-        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50 }
+        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50, extra_env: Vec::new() }
     }
 }
 
@@ -148,6 +151,7 @@ impl System {
                 .context("the Azurite account URI")?;
             common.push(("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI".into(), uri.trim_end_matches('/').to_owned()));
         }
+        common.extend(options.extra_env.iter().cloned());
         let mut processes = Vec::new();
 
         let mut simulator_env = common.clone();
