@@ -38,10 +38,11 @@ drop_leftover_databases() {
 # basic.get), so a queue goes only when it was already there, unused, at the
 # previous run of this script: a test owns its queues for seconds, not for
 # the time between two runs. rabbitmqctl cannot delete exchanges; test
-# exchanges are left to the tests' own cleanup.
+# exchanges are left to the tests' own cleanup. With a node name (the TLS
+# node of tls-servers.sh), that node's queues.
 delete_leftover_queues() {
-    local seen="$LB_RUN_DIR/unused-test-queues" now previous=
-    now="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
+    local node=("${@:+-n}" "$@") seen="$LB_RUN_DIR/unused-test-queues${1:+-$1}" now previous=
+    now="$(rabbitmqctl -q "${node[@]}" list_queues --no-table-headers name consumers 2>/dev/null |
         awk '$2 == 0 && $1 ~ /^(watch|e2eq|lb-test|t[a-z0-9]*)-/ { print $1 }' | sort)" || return 0
     [[ -f $seen ]] && previous="$(sort "$seen")"
     mkdir -p "$LB_RUN_DIR"
@@ -52,7 +53,7 @@ delete_leftover_queues() {
     local queue
     while read -r queue; do
         # </dev/null: rabbitmqctl reads stdin and would eat the list.
-        rabbitmqctl -q delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
+        rabbitmqctl -q "${node[@]}" delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
     done <<<"$stale"
 }
 
@@ -109,6 +110,7 @@ python_tool azure-sdk-venv azure.storage.queue azure-storage-queue LINEBACKER_AZ
 say "cleaning up after earlier test runs"
 drop_leftover_databases
 delete_leftover_queues
+delete_leftover_queues lbtls@localhost
 
 cd "$LB_ROOT"
 if [[ -z $picked || -n $e2e_picked ]]; then

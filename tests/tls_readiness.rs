@@ -8,12 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::tcp::OwnedTLSConfig;
 use linebacker_testkit::tls::{AMQPS_PORT, POSTGRES_TLS_PORT, own_copy, replace_file, tls_file};
 use linebacker_testkit::unique_name;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
-use linebacker_tests::{Process, free_port_run, target_dir};
+use linebacker_tests::{Process, delete_tls_broker_names, free_port_run, target_dir};
 
 fn tls_admin_url(database: &str) -> String {
     let ca = tls_file("ca.pem");
@@ -24,28 +23,6 @@ async fn readyz(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
     let response = http.get(url).send().await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.json().await.ok()?))
-}
-
-/// Deletes the queues and exchanges the worker declared on the TLS node.
-async fn delete_broker_names(exchange: &str, prefix: &str) {
-    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let tls = OwnedTLSConfig { identity: None, cert_chain: Some(std::fs::read_to_string(tls_file("ca.pem")).unwrap()) };
-    let url = format!("amqps://guest:guest@localhost:{AMQPS_PORT}/%2f");
-    let runtime = lapin::runtime::default_runtime().unwrap();
-    let connection = lapin::Connection::connect_with_config(&url, Default::default(), tls, runtime).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let output = std::process::Command::new("rabbitmqctl")
-        .args(["-q", "-n", "lbtls@localhost", "list_queues", "--no-table-headers", "name"])
-        .env("HOME", "/var/lib/rabbitmq")
-        .output()
-        .unwrap();
-    for name in String::from_utf8_lossy(&output.stdout).lines().filter(|name| name.starts_with(prefix)) {
-        channel.queue_delete(name.trim().into(), QueueDeleteOptions::default()).await.unwrap();
-    }
-    for name in [format!("{exchange}.heartbeats"), exchange.to_owned()] {
-        channel.exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default()).await.ok();
-    }
-    connection.close(200, "bye".into()).await.ok();
 }
 
 #[tokio::test]
@@ -109,7 +86,7 @@ async fn a_worker_with_untrusted_certificates_is_not_ready_and_recovers_once_its
     }
     worker.interrupt_and_wait(Duration::from_secs(15)).await.unwrap();
 
-    delete_broker_names(&exchange, &prefix).await;
+    delete_tls_broker_names(&exchange, &prefix).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {database} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
     for file in [database_ca, broker_ca] {
         std::fs::remove_file(file).ok();
