@@ -69,10 +69,10 @@ ensure_certificates() {
 # true when it changed.
 install_file() {
     local source=$1 dest=$2 owner=$3 mode=$4
-    if [[ -f $dest ]] && cmp -s "$source" "$dest"; then
+    if as_root cmp -s "$source" "$dest" 2>/dev/null; then
         return 1
     fi
-    install -o "$owner" -g "$owner" -m "$mode" "$source" "$dest"
+    as_root install -o "$owner" -g "$owner" -m "$mode" "$source" "$dest"
 }
 
 ensure_postgres_tls() {
@@ -150,8 +150,8 @@ EOF
         RABBITMQ_PID_FILE="$RABBIT_TLS_BASE/rabbitmq.pid" \
         ERL_FLAGS="-kernel inet_dist_use_interface {127,0,0,1}" \
         /usr/lib/rabbitmq/bin/rabbitmq-server -detached
-    wait_until 120 "RabbitMQ node $RABBIT_TLS_NODE" timeout 30 env HOME=/var/lib/rabbitmq \
-        rabbitmqctl -q -n "$RABBIT_TLS_NODE" await_startup ||
+    wait_until 120 "RabbitMQ node $RABBIT_TLS_NODE" \
+        as_root timeout 30 env HOME=/var/lib/rabbitmq rabbitmqctl -q -n "$RABBIT_TLS_NODE" await_startup ||
         die "see the logs in $RABBIT_TLS_BASE/log"
     wait_until 30 "RabbitMQ TLS listener on 127.0.0.1:$RABBIT_TLS_PORT" port_open 127.0.0.1 "$RABBIT_TLS_PORT" ||
         die "see the logs in $RABBIT_TLS_BASE/log"

@@ -231,6 +231,28 @@ mod tests {
     }
 
     #[test]
+    fn the_job_service_serves_https_with_a_certificate_and_its_key_and_not_with_half_of_them() {
+        let tls = linebacker_testkit::tls::tls_dir();
+        let (cert, key) = (tls.join("server.pem").display().to_string(), tls.join("server.key").display().to_string());
+        assert!(load(&[]).unwrap().tls.is_none());
+        let settings =
+            load(&[("SIMULATOR__TLS_CERT_FILE", cert.as_str()), ("SIMULATOR__TLS_KEY_FILE", key.as_str())]).unwrap();
+        assert!(settings.tls.is_some());
+        let error = load(&[("SIMULATOR__TLS_CERT_FILE", cert.as_str())]).unwrap_err().to_string();
+        assert!(error.contains("simulator.tls_key_file"), "{error}");
+        let error = load(&[("SIMULATOR__TLS_CERT_FILE", key.as_str()), ("SIMULATOR__TLS_KEY_FILE", key.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("simulator.tls_cert_file"), "{error}");
+    }
+
+    #[test]
+    fn the_azure_encoding_and_credentials_are_linebackers() {
+        let settings = load(&[("LINEBACKER__AZURE_QUEUE__MESSAGE_ENCODING", "base64")]).unwrap();
+        assert_eq!(settings.azure.message_encoding, linebacker_azure_queue::MessageEncoding::Base64);
+    }
+
+    #[test]
     fn a_bad_job_names_its_place_in_the_list() {
         let mut config: File = config::Config::builder()
             .add_source(config::File::from(linebacker_runtime::settings::config_dir().unwrap().join("simulator.toml")))
