@@ -109,6 +109,7 @@ python_tool azure-sdk-venv azure.storage.queue azure-storage-queue LINEBACKER_AZ
 
 say "cleaning up after earlier test runs"
 drop_leftover_databases
+LB_PG_PORT=5433 drop_leftover_databases # the TLS cluster of tls-servers.sh
 delete_leftover_queues
 delete_leftover_queues lbtls@localhost
 
