@@ -112,3 +112,30 @@ pg_hba_trust_loopback() {
     chmod --reference="$file" "$tmp"
     mv "$tmp" "$file"
 }
+
+# start_azurite_queue PORT NAME [AZURITE OPTIONS...]: starts Azurite's queue
+# service on 127.0.0.1:PORT with its data in .run/NAME, its log in
+# .run/NAME.log and its process group id in .run/NAME.pid, in a session of
+# its own, detached from this terminal and from the caller's output, so it
+# outlives the script; stop it with kill -- -"$(cat .run/NAME.pid)".
+# Waits until it listens; fails showing its log's tail.
+# --skipApiVersionCheck: clients may speak a newer storage API version than
+# this Azurite release knows; the queue operations are the same.
+start_azurite_queue() {
+    local port=$1 name=$2
+    shift 2
+    local data="$LB_RUN_DIR/$name" log="$LB_RUN_DIR/$name.log"
+    mkdir -p "$data"
+    (
+        cd "$LB_ROOT"
+        setsid npx --no-install azurite-queue \
+            --queueHost 127.0.0.1 --queuePort "$port" \
+            --location "$data" --skipApiVersionCheck --loose "$@" \
+            >>"$log" 2>&1 </dev/null &
+        echo $! >"$LB_RUN_DIR/$name.pid"
+    )
+    if ! wait_until 30 "Azurite ($name) on 127.0.0.1:$port" port_open 127.0.0.1 "$port"; then
+        tail -n 20 "$log" >&2 || true
+        exit 1
+    fi
+}

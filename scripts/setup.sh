@@ -99,27 +99,8 @@ ensure_rabbitmq() {
 
 ensure_azurite() {
     port_open 127.0.0.1 "$LB_AZURITE_QUEUE_PORT" && return 0
-    local data="$LB_RUN_DIR/azurite" log="$LB_RUN_DIR/azurite.log"
-    mkdir -p "$data"
     say "starting Azurite queue service on 127.0.0.1:$LB_AZURITE_QUEUE_PORT (log: .run/azurite.log)"
-    # A session of its own, detached from this terminal and from the caller's
-    # output, so it outlives this script; its id is the process group to stop:
-    #   kill -- -"$(cat .run/azurite.pid)"
-    # --skipApiVersionCheck: clients may speak a newer storage API version
-    # than this Azurite release knows; the queue operations are the same.
-    (
-        cd "$LB_ROOT"
-        setsid npx --no-install azurite-queue \
-            --queueHost 127.0.0.1 --queuePort "$LB_AZURITE_QUEUE_PORT" \
-            --location "$data" --skipApiVersionCheck --loose \
-            >>"$log" 2>&1 </dev/null &
-        echo $! >"$LB_RUN_DIR/azurite.pid"
-    )
-    if ! wait_until 30 "Azurite on 127.0.0.1:$LB_AZURITE_QUEUE_PORT" \
-        port_open 127.0.0.1 "$LB_AZURITE_QUEUE_PORT"; then
-        tail -n 20 "$log" >&2 || true
-        exit 1
-    fi
+    start_azurite_queue "$LB_AZURITE_QUEUE_PORT" azurite
 }
 
 main() {

@@ -38,10 +38,11 @@ drop_leftover_databases() {
 # basic.get), so a queue goes only when it was already there, unused, at the
 # previous run of this script: a test owns its queues for seconds, not for
 # the time between two runs. rabbitmqctl cannot delete exchanges; test
-# exchanges are left to the tests' own cleanup.
+# exchanges are left to the tests' own cleanup. With a node name (the TLS
+# node of tls-servers.sh), that node's queues.
 delete_leftover_queues() {
-    local seen="$LB_RUN_DIR/unused-test-queues" now previous=
-    now="$(rabbitmqctl -q list_queues --no-table-headers name consumers 2>/dev/null |
+    local node=("${@:+-n}" "$@") seen="$LB_RUN_DIR/unused-test-queues${1:+-$1}" now previous=
+    now="$(rabbitmqctl -q "${node[@]}" list_queues --no-table-headers name consumers 2>/dev/null |
         awk '$2 == 0 && $1 ~ /^(watch|e2eq|lb-test|t[a-z0-9]*)-/ { print $1 }' | sort)" || return 0
     [[ -f $seen ]] && previous="$(sort "$seen")"
     mkdir -p "$LB_RUN_DIR"
@@ -52,7 +53,7 @@ delete_leftover_queues() {
     local queue
     while read -r queue; do
         # </dev/null: rabbitmqctl reads stdin and would eat the list.
-        rabbitmqctl -q delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
+        rabbitmqctl -q "${node[@]}" delete_queue "$queue" --if-unused </dev/null >/dev/null 2>&1 || true
     done <<<"$stale"
 }
 
@@ -80,27 +81,37 @@ workspace=()
 
 say "setup: checking tools and services"
 bash "$LB_ROOT/scripts/setup.sh"
+# The TLS tests' servers (a second PostgreSQL cluster, RabbitMQ node and
+# Azurite, each on a port of its own) and the CA they trust.
+bash "$LB_ROOT/scripts/tls-servers.sh"
+export LINEBACKER_TEST_TLS_DIR="$LB_RUN_DIR/tls"
 use_cargo
 
-# The receiver's OpenAPI test validates the served document with
-# openapi-spec-validator (PyPI), from a venv of the run directory; with this
-# variable set, the test fails rather than skips when it cannot validate.
-openapi_validator() {
-    local venv="$LB_RUN_DIR/openapi-venv"
-    if ! "$venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
-        say "installing openapi-spec-validator into $venv"
+# python_tool VENV MODULE PACKAGE VARIABLE: a venv of the run directory with
+# PACKAGE (PyPI) in it, its python exported as VARIABLE. With the variable
+# set, the tests that need the tool fail rather than skip without it.
+python_tool() {
+    local venv="$LB_RUN_DIR/$1" module=$2 package=$3 variable=$4
+    if ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        say "installing $package into $venv"
         command -v python3 >/dev/null || apt_install python3
         python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-        python3 -m venv "$venv" && "$venv/bin/pip" install -q openapi-spec-validator ||
-            die "cannot install openapi-spec-validator (PyPI) into $venv"
+        python3 -m venv "$venv" && "$venv/bin/pip" install -q "$package" ||
+            die "cannot install $package (PyPI) into $venv"
     fi
-    export LINEBACKER_OPENAPI_VALIDATOR_PYTHON="$venv/bin/python"
+    export "$variable=$venv/bin/python"
 }
-openapi_validator
+# The receiver's OpenAPI test validates the served document with
+# openapi-spec-validator.
+python_tool openapi-venv openapi_spec_validator openapi-spec-validator LINEBACKER_OPENAPI_VALIDATOR_PYTHON
+# The interop tests play the BZI with Microsoft's own Python SDK.
+python_tool azure-sdk-venv azure.storage.queue azure-storage-queue LINEBACKER_AZURE_SDK_PYTHON
 
 say "cleaning up after earlier test runs"
 drop_leftover_databases
+LB_PG_PORT=5433 drop_leftover_databases # the TLS cluster of tls-servers.sh
 delete_leftover_queues
+delete_leftover_queues lbtls@localhost
 
 cd "$LB_ROOT"
 if [[ -z $picked || -n $e2e_picked ]]; then

@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -95,7 +97,12 @@ pub struct ZpagesSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
+    /// Its `sslmode` (`disable`, the default, `require`, `verify-ca` or
+    /// `verify-full`) says whether and how the connection uses TLS.
     pub url: SecretString,
+    /// Certificate authorities trusted beside the system's (PEM).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     /// Apply migrations at start (under the migrator's lock).
@@ -110,6 +117,15 @@ pub struct RabbitmqSettings {
     pub prefetch: u16,
     pub connect_timeout_ms: u64,
     pub confirm_timeout_ms: u64,
+    /// For `amqps://`: certificate authorities trusted beside the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// For `amqps://` brokers that ask for a client certificate (PEM), with
+    /// its private key.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -136,6 +152,9 @@ pub struct OutboxSettings {
 pub struct BackupJobServiceSettings {
     pub url: String,
     pub timeout_ms: u64,
+    /// For `https://`: certificate authorities trusted beside the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +169,85 @@ pub struct AzureQueueSettings {
     pub statuses_queue: String,
     /// Where status messages that cannot be forwarded are parked.
     pub poison_queue: String,
+    /// For `https://`: certificate authorities trusted beside the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `shared_key` (with `account_key`), `sas` (with `sas_token`) or
+    /// `entra_id` (with `tenant_id`, `client_id`, `client_secret`).
+    #[serde(default)]
+    pub auth: AzureAuthMode,
+    #[serde(default)]
+    pub sas_token: Option<SecretString>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Where Entra ID tokens come from.
+    #[serde(default = "default_authority_url")]
+    pub authority_url: String,
+    /// `none` (SPEC §5) or `base64`, for a BZI whose SDK encodes messages.
+    #[serde(default)]
+    pub message_encoding: AzureMessageEncoding,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AzureMessageEncoding {
+    #[default]
+    None,
+    Base64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureAuthMode {
+    #[default]
+    SharedKey,
+    Sas,
+    EntraId,
+}
+
+fn default_authority_url() -> String {
+    "https://login.microsoftonline.com".to_owned()
+}
+
+impl AzureQueueSettings {
+    /// The secrets `auth` needs are there, and a bearer token only travels
+    /// over `https://`.
+    fn check_auth(&self) -> Result<(), ConfigError> {
+        let missing = |key: &'static str| ConfigError::Invalid { key, reason: format!("is required by azure_queue.auth = {:?}", self.auth) };
+        let blank = |value: Option<&str>| value.is_none_or(|value| value.trim().is_empty());
+        match self.auth {
+            AzureAuthMode::SharedKey => Ok(()),
+            AzureAuthMode::Sas if blank(self.sas_token.as_ref().map(ExposeSecret::expose_secret)) => {
+                Err(missing("azure_queue.sas_token"))
+            }
+            AzureAuthMode::Sas => Ok(()),
+            AzureAuthMode::EntraId => {
+                if blank(self.tenant_id.as_deref()) {
+                    return Err(missing("azure_queue.tenant_id"));
+                }
+                if blank(self.client_id.as_deref()) {
+                    return Err(missing("azure_queue.client_id"));
+                }
+                if blank(self.client_secret.as_ref().map(ExposeSecret::expose_secret)) {
+                    return Err(missing("azure_queue.client_secret"));
+                }
+                if !self.account_uri.starts_with("https://") {
+                    return Err(ConfigError::Invalid {
+                        key: "azure_queue.account_uri",
+                        reason: "must be https:// with azure_queue.auth = entra_id (bearer tokens never go in clear)".to_owned(),
+                    });
+                }
+                if !(self.authority_url.starts_with("https://") || self.authority_url.starts_with("http://")) {
+                    return Err(ConfigError::Invalid { key: "azure_queue.authority_url", reason: "must be an http(s):// URL".to_owned() });
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +349,92 @@ impl HeartbeatSettings {
     }
 }
 
+/// How a PostgreSQL connection uses TLS, from `sslmode` in `database.url`.
+/// `prefer` and `allow` are refused: they fall back to plaintext.
+fn ssl_mode(url: &str) -> Result<PgSslMode, ConfigError> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let mode = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| *name == "sslmode" || *name == "ssl-mode")
+        .map(|(_, value)| value)
+        .next_back();
+    match mode {
+        None | Some("disable") => Ok(PgSslMode::Disable),
+        Some("require") => Ok(PgSslMode::Require),
+        Some("verify-ca") => Ok(PgSslMode::VerifyCa),
+        Some("verify-full") => Ok(PgSslMode::VerifyFull),
+        Some(other) => Err(ConfigError::Invalid {
+            key: "database.url",
+            reason: format!(
+                "has sslmode={other:?}; use disable, require, verify-ca or verify-full \
+                 (prefer and allow would fall back to plaintext)"
+            ),
+        }),
+    }
+}
+
+/// A CA file only means something on a TLS connection, and must hold
+/// certificates: either mistake stops the process rather than be ignored.
+fn check_ca_file(key: &'static str, tls: bool, ca_file: Option<&Path>) -> Result<(), ConfigError> {
+    let Some(path) = ca_file else { return Ok(()) };
+    if !tls {
+        return Err(ConfigError::Invalid { key, reason: "is set, but its connection does not use TLS".to_owned() });
+    }
+    linebacker_tls::read_certificates(path).map(drop).map_err(|reason| ConfigError::Invalid { key, reason })
+}
+
+impl DatabaseSettings {
+    /// The connection options of every pool and connection: the URL with
+    /// its `sslmode`, and `ca_file`. With `require` and a CA file the server
+    /// is verified too (as libpq does), the host name only with
+    /// `verify-full`.
+    pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
+        let url = self.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid { key: "database.url", reason: "must be a postgres:// URL".to_owned() });
+        }
+        let mut mode = ssl_mode(url)?;
+        // The parser's own message could quote the URL, password included.
+        let options = PgConnectOptions::from_str(url).map_err(|_| ConfigError::Invalid {
+            key: "database.url",
+            reason: "is not a valid PostgreSQL URL".to_owned(),
+        })?;
+        check_ca_file("database.ca_file", !matches!(mode, PgSslMode::Disable), self.ca_file.as_deref())?;
+        let options = match &self.ca_file {
+            Some(path) => {
+                if matches!(mode, PgSslMode::Require) {
+                    mode = PgSslMode::VerifyCa;
+                }
+                options.ssl_root_cert(path)
+            }
+            None => options,
+        };
+        Ok(options.ssl_mode(mode))
+    }
+}
+
+impl RabbitmqSettings {
+    /// `amqp://` or `amqps://`; the TLS files only with `amqps://`, each
+    /// readable, the client certificate with its key.
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let url = self.url.expose_secret();
+        let tls = url.starts_with("amqps://");
+        if !(tls || url.starts_with("amqp://")) {
+            return Err(ConfigError::Invalid { key: "rabbitmq.url", reason: "must be an amqp:// or amqps:// URL".to_owned() });
+        }
+        check_ca_file("rabbitmq.ca_file", tls, self.ca_file.as_deref())?;
+        check_ca_file("rabbitmq.cert_file", tls, self.cert_file.as_deref())?;
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), Some(key)) => linebacker_tls::check_private_key(key)
+                .map_err(|reason| ConfigError::Invalid { key: "rabbitmq.key_file", reason }),
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(ConfigError::Invalid { key: "rabbitmq.key_file", reason: "must be set with rabbitmq.cert_file".to_owned() }),
+            (None, Some(_)) => Err(ConfigError::Invalid { key: "rabbitmq.cert_file", reason: "must be set with rabbitmq.key_file".to_owned() }),
+        }
+    }
+}
+
 impl Settings {
     /// Loads the settings of this process from the config directory, `APP_ENV`,
     /// `NODE_APP_INSTANCE` and `LINEBACKER__*` variables.
@@ -295,14 +479,9 @@ impl Settings {
         fn invalid(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
             Err(ConfigError::Invalid { key, reason: reason.into() })
         }
-        let db = self.database.url.expose_secret();
-        if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return invalid("database.url", "must be a postgres:// URL");
-        }
-        let amqp = self.rabbitmq.url.expose_secret();
-        if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://")) {
-            return invalid("rabbitmq.url", "must be an amqp:// or amqps:// URL");
-        }
+        self.database.connect_options()?;
+        self.rabbitmq.check_tls()?;
+        self.azure_queue.check_auth()?;
         if self.rabbitmq.exchange.trim().is_empty() {
             return invalid("rabbitmq.exchange", "must not be empty");
         }
@@ -328,6 +507,12 @@ impl Settings {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return invalid(key, "must be an http:// or https:// URL");
             }
+        }
+        for (key, url, ca_file) in [
+            ("backup_job_service.ca_file", &self.backup_job_service.url, &self.backup_job_service.ca_file),
+            ("azure_queue.ca_file", &self.azure_queue.account_uri, &self.azure_queue.ca_file),
+        ] {
+            check_ca_file(key, url.starts_with("https://"), ca_file.as_deref())?;
         }
         if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
             return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
@@ -529,6 +714,95 @@ mod tests {
             ("LINEBACKER__HEARTBEAT__STALE_AFTER_MS", "2000"),
             ("LINEBACKER__HEARTBEAT__FORGET_AFTER_MS", "1000"),
         ]);
+    }
+
+    #[test]
+    fn tls_settings_that_would_not_be_used_or_could_not_work_name_their_key() {
+        let tls_dir = linebacker_testkit::tls::tls_dir();
+        let ca = tls_dir.join("ca.pem");
+        let ca = ca.to_str().unwrap();
+        for (vars, key) in [
+            (vec![("LINEBACKER__DATABASE__CA_FILE", ca)], "database.ca_file"),
+            (vec![("LINEBACKER__DATABASE__URL", "postgres://h/db?sslmode=prefer")], "database.url"),
+            (vec![("LINEBACKER__DATABASE__URL", "postgres://h/db?sslmode=allow")], "database.url"),
+            (
+                vec![("LINEBACKER__DATABASE__URL", "postgres://h/db?sslmode=verify-full"), ("LINEBACKER__DATABASE__CA_FILE", "/nonexistent.pem")],
+                "database.ca_file",
+            ),
+            (vec![("LINEBACKER__RABBITMQ__CA_FILE", ca)], "rabbitmq.ca_file"),
+            (
+                vec![("LINEBACKER__RABBITMQ__URL", "amqps://u:p@h:5671/%2f"), ("LINEBACKER__RABBITMQ__CERT_FILE", ca)],
+                "rabbitmq.key_file",
+            ),
+            (vec![("LINEBACKER__BACKUP_JOB_SERVICE__CA_FILE", ca)], "backup_job_service.ca_file"),
+            (vec![("LINEBACKER__AZURE_QUEUE__CA_FILE", ca)], "azure_queue.ca_file"),
+            (
+                vec![("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI", "https://a.queue.core.windows.net"), ("LINEBACKER__AZURE_QUEUE__CA_FILE", "/nonexistent.pem")],
+                "azure_queue.ca_file",
+            ),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains(&format!("`{key}`")), "{vars:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_azure_auth_mode_without_its_credentials_names_the_missing_key() {
+        let https = ("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI", "https://acct.queue.core.windows.net");
+        for (vars, key) in [
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "sas")], "azure_queue.sas_token"),
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"), https], "azure_queue.tenant_id"),
+            (
+                vec![
+                    ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+                    https,
+                    ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+                ],
+                "azure_queue.client_secret",
+            ),
+            (
+                vec![
+                    ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+                    ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+                    ("LINEBACKER__AZURE_QUEUE__CLIENT_SECRET", "s3cr3t"),
+                ],
+                "azure_queue.account_uri",
+            ),
+            (vec![("LINEBACKER__AZURE_QUEUE__AUTH", "certificate")], "azure_queue.auth"),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains(key) && !error.contains("s3cr3t"), "{vars:?}: {error}");
+        }
+        let settings = load(&[
+            ("LINEBACKER__AZURE_QUEUE__AUTH", "entra_id"),
+            https,
+            ("LINEBACKER__AZURE_QUEUE__TENANT_ID", "t"),
+            ("LINEBACKER__AZURE_QUEUE__CLIENT_ID", "c"),
+            ("LINEBACKER__AZURE_QUEUE__CLIENT_SECRET", "s3cr3t"),
+        ])
+        .unwrap();
+        assert_eq!(settings.azure_queue.authority_url, "https://login.microsoftonline.com");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn tls_settings_that_can_work_load() {
+        let ca = linebacker_testkit::tls::tls_file("ca.pem");
+        let ca = ca.to_str().unwrap();
+        let settings = load(&[
+            ("LINEBACKER__DATABASE__URL", "postgres://u:p@db.example/linebacker?sslmode=verify-full"),
+            ("LINEBACKER__DATABASE__CA_FILE", ca),
+            ("LINEBACKER__RABBITMQ__URL", "amqps://u:p@rabbit.example:5671/%2f"),
+            ("LINEBACKER__RABBITMQ__CA_FILE", ca),
+            ("LINEBACKER__BACKUP_JOB_SERVICE__URL", "https://jobs.example"),
+            ("LINEBACKER__BACKUP_JOB_SERVICE__CA_FILE", ca),
+            ("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI", "https://acct.queue.core.windows.net"),
+        ])
+        .unwrap();
+        assert_eq!(settings.rabbitmq.ca_file.as_deref(), Some(Path::new(ca)));
+        settings.database.connect_options().unwrap();
     }
 
     #[test]

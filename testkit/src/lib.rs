@@ -5,6 +5,7 @@
 
 mod broker;
 mod proxy;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
@@ -53,8 +54,13 @@ pub struct TestDatabase {
 }
 
 pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
-    let admin_url = postgres_admin_url();
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
+    fresh_database_at(&postgres_admin_url()).await
+}
+
+/// An empty database of its own on the server of `admin_url` (a maintenance
+/// database URL without parameters).
+pub async fn fresh_database_at(admin_url: &str) -> anyhow::Result<TestDatabase> {
+    let mut admin = sqlx::PgConnection::connect(admin_url)
         .await
         .with_context(|| format!("connecting to {admin_url}"))?;
     let name = format!("lb_test_{}", uuid::Uuid::new_v4().simple());

@@ -12,12 +12,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use linebacker_azure_queue::testing::{azurite_config, unique_queue_name};
-use linebacker_azure_queue::QueueClient;
+use linebacker_azure_queue::testing::{AZURITE_ACCOUNT, azurite_config, unique_queue_name};
+use linebacker_azure_queue::{QueueClient, QueueServiceConfig};
+use linebacker_testkit::fresh_database_at;
+use linebacker_testkit::tls::{AMQPS_PORT, AZURITE_HTTPS_PORT, POSTGRES_TLS_PORT, tls_file};
 use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_name};
 use sqlx::PgPool;
 
-pub use process::{Process, target_dir};
+pub use process::{Process, config_dir, target_dir};
 pub use snapshot::Snapshot;
 
 /// The worker processes of SPEC §1, each consuming from its own source.
@@ -33,11 +35,18 @@ pub struct SystemOptions {
     /// The share of requests the simulated interface fails.
     pub failure_share: f64,
     pub reply_delay_ms: u64,
+    /// More `LINEBACKER__*` settings for every process, the simulator's
+    /// included (TLS, Azure encoding, ...).
+    pub extra_env: Vec<(String, String)>,
+    /// Every connection on TLS, verified against the test CA: PostgreSQL,
+    /// RabbitMQ and Azurite of `scripts/tls-servers.sh`, and the
+    /// simulator's job service over HTTPS.
+    pub tls: bool,
 }
 
 impl Default for SystemOptions {
     fn default() -> Self {
-        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50 }
+        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50, extra_env: Vec::new(), tls: false }
     }
 }
 
@@ -61,6 +70,8 @@ pub struct System {
     pub database_link: Option<SwitchableProxy>,
     pub broker_link: Option<SwitchableProxy>,
     pub azure_link: Option<SwitchableProxy>,
+    /// Runs on the TLS servers (`SystemOptions::tls`).
+    pub tls: bool,
 }
 
 /// A free TCP port on loopback, with `also_free` more free ports after it.
@@ -91,15 +102,69 @@ async fn azure_proxy(account_uri: &str) -> anyhow::Result<SwitchableProxy> {
     SwitchableProxy::start(target).await
 }
 
+/// Every connection of every process on TLS, verified against the test CA,
+/// with host names the certificates are for.
+fn tls_env(database_url: &str, job_service_port: u16) -> Vec<(String, String)> {
+    let ca = tls_file("ca.pem").display().to_string();
+    [
+        ("LINEBACKER__DATABASE__URL", format!("{database_url}?sslmode=verify-full")),
+        ("LINEBACKER__DATABASE__CA_FILE", ca.clone()),
+        ("LINEBACKER__RABBITMQ__URL", format!("amqps://guest:guest@localhost:{AMQPS_PORT}/%2f")),
+        ("LINEBACKER__RABBITMQ__CA_FILE", ca.clone()),
+        ("LINEBACKER__BACKUP_JOB_SERVICE__URL", format!("https://localhost:{job_service_port}")),
+        ("LINEBACKER__BACKUP_JOB_SERVICE__CA_FILE", ca.clone()),
+        ("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI", format!("https://localhost:{AZURITE_HTTPS_PORT}/{AZURITE_ACCOUNT}")),
+        ("LINEBACKER__AZURE_QUEUE__CA_FILE", ca),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
+}
+
+/// Deletes the queues named `prefix*` and the exchanges of `exchange` on
+/// the AMQPS node of `scripts/tls-servers.sh`.
+pub async fn delete_tls_broker_names(exchange: &str, prefix: &str) -> anyhow::Result<()> {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let tls = lapin::tcp::OwnedTLSConfig { identity: None, cert_chain: Some(std::fs::read_to_string(tls_file("ca.pem"))?) };
+    let url = format!("amqps://guest:guest@localhost:{AMQPS_PORT}/%2f");
+    let runtime = lapin::runtime::default_runtime()?;
+    let connection = lapin::Connection::connect_with_config(&url, Default::default(), tls, runtime).await?;
+    let channel = connection.create_channel().await?;
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "-n", "lbtls@localhost", "list_queues", "--no-table-headers", "name"])
+        .env("HOME", "/var/lib/rabbitmq")
+        .output()?;
+    for name in String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|name| name.starts_with(prefix)) {
+        channel.queue_delete(name.into(), QueueDeleteOptions::default()).await?;
+    }
+    for name in [format!("{exchange}.heartbeats"), exchange.to_owned()] {
+        channel.exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default()).await.ok();
+    }
+    connection.close(200, "bye".into()).await.ok();
+    Ok(())
+}
+
 impl System {
     pub async fn start(options: SystemOptions) -> anyhow::Result<Self> {
-        let database = fresh_database().await?;
+        let database = if options.tls {
+            fresh_database_at(&format!("postgres://postgres@localhost:{POSTGRES_TLS_PORT}/postgres")).await?
+        } else {
+            fresh_database().await?
+        };
         let pool = PgPool::connect(&database.url).await?;
         let run = unique_name("e2e");
         let log_dir = process::target_dir()?.join("e2e-logs").join(&run);
         std::fs::create_dir_all(&log_dir)?;
 
-        let azure = azurite_config();
+        let azure = if options.tls {
+            QueueServiceConfig {
+                account_uri: format!("https://localhost:{AZURITE_HTTPS_PORT}/{AZURITE_ACCOUNT}"),
+                ca_file: Some(tls_file("ca.pem")),
+                ..azurite_config()
+            }
+        } else {
+            azurite_config()
+        };
         let queue = |prefix: &str| QueueClient::new(&azure, &unique_queue_name(prefix));
         let (requests_queue, statuses_queue, poison_queue) = (queue("req")?, queue("sts")?, queue("poi")?);
         for queue in [&requests_queue, &statuses_queue, &poison_queue] {
@@ -148,6 +213,10 @@ impl System {
                 .context("the Azurite account URI")?;
             common.push(("LINEBACKER__AZURE_QUEUE__ACCOUNT_URI".into(), uri.trim_end_matches('/').to_owned()));
         }
+        if options.tls {
+            common.extend(tls_env(&database.url, job_service.port()));
+        }
+        common.extend(options.extra_env.iter().cloned());
         let mut processes = Vec::new();
 
         let mut simulator_env = common.clone();
@@ -158,15 +227,26 @@ impl System {
             ("SIMULATOR__FAILURE_SHARE".into(), options.failure_share.to_string()),
             ("SIMULATOR__REPLY_DELAY_MS".into(), options.reply_delay_ms.to_string()),
         ]);
+        if options.tls {
+            simulator_env.extend([
+                ("SIMULATOR__TLS_CERT_FILE".into(), tls_file("server.pem").display().to_string()),
+                ("SIMULATOR__TLS_KEY_FILE".into(), tls_file("server.key").display().to_string()),
+            ]);
+        }
         processes.push(Process::spawn("backup-system-simulator", 0, &simulator_env, &log_dir)?);
         processes.push(Process::spawn("http-receiver", 0, &common, &log_dir)?);
 
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if options.tls {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(tls_file("ca.pem"))?)?);
+        }
+        let http = http.build()?;
+        let simulator_scheme = if options.tls { "https://localhost" } else { "http://127.0.0.1" };
         let system = Self {
             pool,
             http,
             receiver_url: format!("http://127.0.0.1:{receiver_port}"),
-            simulator_url: format!("http://127.0.0.1:{simulator_port}"),
+            simulator_url: format!("{simulator_scheme}:{simulator_port}"),
             exchange,
             queue_prefix,
             requests_queue,
@@ -178,6 +258,7 @@ impl System {
             database_link,
             broker_link,
             azure_link,
+            tls: options.tls,
         };
         // The receiver migrates the database; workers start once it has.
         system.wait_ready(&format!("{}/api/zpages/readyz", system.receiver_url)).await?;
@@ -338,6 +419,9 @@ impl System {
         }
         let _ = linebacker_testkit::delete_exchange(&format!("{}.heartbeats", self.exchange)).await;
         let _ = linebacker_testkit::delete_exchange(&self.exchange).await;
+        if self.tls {
+            delete_tls_broker_names(&self.exchange, &self.queue_prefix).await?;
+        }
         anyhow::ensure!(failures.is_empty(), "{} (logs in {})", failures.join("; "), self.log_dir.display());
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! REST API: create, put, get, delete, count, clear. Every call is bounded by
 //! the configured timeout.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use linebacker_domain::ports::InboxMessage;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use secrecy::SecretString;
 
-use crate::auth::SharedKey;
+use crate::credentials::{QueueAuth, Signer};
+use crate::encoding::MessageEncoding;
 use crate::{errors, xml};
 
 /// The REST API version every request speaks.
@@ -28,17 +30,25 @@ pub struct QueueServiceConfig {
     /// `http://127.0.0.1:10001/devstoreaccount1` (account in the path).
     pub account_uri: String,
     pub account_name: String,
-    /// The base64 account key.
+    /// The base64 account key (used by `QueueAuth::SharedKey`).
     pub account_key: SecretString,
+    /// How requests are authorized.
+    pub auth: QueueAuth,
     /// The bound of every call, connecting included.
     pub timeout: Duration,
+    /// Certificate authorities trusted beside the system's, for `https://`.
+    pub ca_file: Option<PathBuf>,
+    /// How the BZI's messages are encoded; callers apply it (`encoding()`),
+    /// since only they know what to do with a message that does not decode.
+    pub message_encoding: MessageEncoding,
 }
 
 /// One queue of one account. Cheap to clone: clones share connections.
 #[derive(Debug, Clone)]
 pub struct QueueClient {
     http: reqwest::Client,
-    key: Arc<SharedKey>,
+    signer: Arc<Signer>,
+    encoding: MessageEncoding,
     name: String,
     /// `<account_uri>/<queue>`.
     queue_url: Url,
@@ -48,7 +58,7 @@ impl QueueClient {
     /// Checks the configuration and the queue name; connects to nothing yet.
     pub fn new(config: &QueueServiceConfig, queue_name: &str) -> Result<Self, DomainError> {
         check_queue_name(queue_name).map_err(|reason| DomainError::Unexpected(anyhow!(reason)))?;
-        let key = SharedKey::new(&config.account_name, &config.account_key)
+        let signer = Signer::new(&config.auth, &config.account_name, &config.account_key)
             .map_err(|reason| DomainError::Unexpected(anyhow!(reason)))?;
         let mut queue_url = Url::parse(&config.account_uri)
             .ok()
@@ -61,16 +71,24 @@ impl QueueClient {
             .map_err(|()| DomainError::Unexpected(anyhow!("account_uri {:?} cannot have a path", config.account_uri)))?
             .pop_if_empty()
             .push(queue_name);
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| DomainError::Unexpected(anyhow!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, key: Arc::new(key), name: queue_name.to_owned(), queue_url })
+        let http = linebacker_tls::http_client(config.timeout, config.ca_file.as_deref())
+            .map_err(|reason| DomainError::Unexpected(anyhow!("azure_queue.ca_file: {reason}")))?;
+        Ok(Self {
+            http,
+            signer: Arc::new(signer),
+            encoding: config.message_encoding,
+            name: queue_name.to_owned(),
+            queue_url,
+        })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The encoding of the BZI's messages (`put` and `get` move text as is).
+    pub fn encoding(&self) -> MessageEncoding {
+        self.encoding
     }
 
     /// Creates the queue; an existing queue is fine (201 or 204).
@@ -177,7 +195,8 @@ impl QueueClient {
             .header("x-ms-version", API_VERSION)
             .build()
             .map_err(|e| DomainError::Unexpected(anyhow!("{what}: cannot build the request: {e}")))?;
-        self.key.sign(&mut request).map_err(|reason| DomainError::Unexpected(anyhow!("{what}: {reason}")))?;
+        self.signer.prepare_url(request.url_mut());
+        self.signer.sign(&self.http, &mut request).await?;
         self.http.execute(request).await.map_err(|e| errors::transport(what, e))
     }
 }
@@ -225,7 +244,10 @@ mod tests {
             account_uri: uri.into(),
             account_name: "acct".into(),
             account_key: SecretString::from(key),
+            auth: QueueAuth::SharedKey,
             timeout: Duration::from_secs(1),
+            ca_file: None,
+            message_encoding: MessageEncoding::None,
         }
     }
 

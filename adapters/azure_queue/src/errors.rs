@@ -12,14 +12,17 @@ use crate::xml;
 
 /// A request that got no answer: refused, reset, timed out.
 pub(crate) fn transport(what: &str, error: reqwest::Error) -> DomainError {
+    let chain = linebacker_tls::cause_chain(&error);
     let kind = if error.is_timeout() {
         "timed out"
+    } else if linebacker_tls::is_certificate_error(&chain) {
+        "TLS certificate not accepted"
     } else if error.is_connect() {
         "could not connect"
     } else {
         "failed"
     };
-    DomainError::Unavailable(anyhow!("{what}: {kind}: {error}"))
+    DomainError::Unavailable(anyhow!("{what}: {kind}: {chain}"))
 }
 
 /// A refusal, read from the status, the `x-ms-error-code` header and the

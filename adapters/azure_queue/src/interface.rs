@@ -42,7 +42,7 @@ impl BackupInterface for AzureBackupInterface {
     async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError> {
         let text = serde_json::to_string(request)
             .map_err(|e| DomainError::Unexpected(anyhow!("cannot serialize the interface request: {e}")))?;
-        self.requests.put(&text).await
+        self.requests.put(&self.requests.encoding().encode(&text)).await
     }
 }
 
@@ -89,8 +89,21 @@ struct Parked<'a> {
 
 #[async_trait]
 impl StatusInbox for AzureStatusInbox {
+    /// Decodes each message; one that is not valid in the configured
+    /// encoding is parked with that reason and not handed out.
     async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
-        self.statuses.get(max, visibility_timeout).await
+        let encoding = self.statuses.encoding();
+        let mut readable = Vec::new();
+        for mut message in self.statuses.get(max, visibility_timeout).await? {
+            match encoding.decode(&message.text) {
+                Ok(text) => {
+                    message.text = text;
+                    readable.push(message);
+                }
+                Err(reason) => self.park_as_taken(&message, &reason).await?,
+            }
+        }
+        Ok(readable)
     }
 
     async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
@@ -101,6 +114,15 @@ impl StatusInbox for AzureStatusInbox {
     /// both parked and in the inbox (seen again, parked again), never lost.
     #[tracing::instrument(skip_all, fields(message_id = %message.message_id))]
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+        // Parked as it was on the queue, so that a replay puts it back as is.
+        let taken = InboxMessage { text: self.statuses.encoding().encode(&message.text), ..message.clone() };
+        self.park_as_taken(&taken, reason).await
+    }
+}
+
+impl AzureStatusInbox {
+    /// Parks `message` whose text is as the queue holds it.
+    async fn park_as_taken(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
         let parked = Parked {
             reason,
             parked_at: chrono::Utc::now(),

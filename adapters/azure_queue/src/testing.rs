@@ -27,7 +27,10 @@ pub fn azurite_config() -> QueueServiceConfig {
         account_uri: azurite_uri(),
         account_name: AZURITE_ACCOUNT.to_owned(),
         account_key: SecretString::from(AZURITE_KEY),
+        auth: crate::QueueAuth::SharedKey,
         timeout: Duration::from_secs(10),
+        ca_file: None,
+        message_encoding: crate::MessageEncoding::None,
     }
 }
 

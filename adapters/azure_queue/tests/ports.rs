@@ -7,25 +7,15 @@ use std::time::Duration;
 
 use linebacker_azure_queue::testing::unique_queue_name;
 use linebacker_azure_queue::AzureBackupInterface;
-use linebacker_domain::external::{API_VERSION, InterfaceRequest};
 use linebacker_domain::ports::{BackupInterface, StatusInbox};
-use linebacker_domain::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
 use serde_json::{Value, json};
-use support::{azurite, delete_inbox, fresh_inbox, get_within};
+use support::{azurite, delete_inbox, fresh_inbox, get_within, interface_request};
 
 #[tokio::test]
 async fn the_backup_interface_puts_the_spec_json_on_the_request_queue() {
     let interface = AzureBackupInterface::new(&azurite().await, &unique_queue_name("requests")).unwrap();
     interface.queue().create_if_missing().await.unwrap();
-    let request = InterfaceRequest {
-        api_version: API_VERSION.to_owned(),
-        backup_request_id: BackupRequestId::try_from("r-1").unwrap(),
-        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
-        data_date: DataDate::try_from("2022-05-30").unwrap(),
-        prepared_data_path_name: PreparedDataPathName::try_from("/prepared/job-17/2022-05-30 & <more>").unwrap(),
-        backup_provider_code: BackupProviderCode::CloudA,
-        storage_path_name: "/store/job-17".to_owned(),
-    };
+    let request = interface_request("r-1", "/prepared/job-17/2022-05-30 & <more>");
     interface.send(&request).await.unwrap();
 
     let messages = get_within(interface.queue(), Duration::from_secs(5)).await;

@@ -1,8 +1,12 @@
 //! The backup job service adapter (SPEC §5): `GET {url}/backup-jobs/{id}`
 //! with a timeout. A 404 is an answer (no such job); timeouts, refused
 //! connections and 5xx are transient; a 200 that breaks the contract is
-//! unexpected, never a panic.
+//! unexpected, never a panic. An `https://` URL is verified against the
+//! system's certificates plus `backup_job_service.ca_file`; a certificate
+//! that does not verify is transient too (the breaker opens, `readyz` says
+//! so) and its error says why.
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,12 +22,11 @@ pub struct HttpBackupJobService {
 }
 
 impl HttpBackupJobService {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, DomainError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| DomainError::Unexpected(anyhow::Error::new(e).context("building the HTTP client")))?;
+    /// `ca_file` adds certificate authorities to the system's for `https://`.
+    pub fn new(base_url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Self, DomainError> {
+        let client = linebacker_tls::http_client(timeout, ca_file).map_err(|reason| {
+            DomainError::Unexpected(anyhow::anyhow!("backup_job_service.ca_file: {reason}"))
+        })?;
         Ok(Self { client, base_url: base_url.trim_end_matches('/').to_owned() })
     }
 
@@ -45,11 +48,21 @@ fn transient(what: impl Into<anyhow::Error>) -> DomainError {
     DomainError::unavailable(what.into().context("backup job service"))
 }
 
+/// A call that got no answer; a refused certificate says so and why.
+fn no_answer(error: reqwest::Error) -> DomainError {
+    let chain = linebacker_tls::cause_chain(&error);
+    if linebacker_tls::is_certificate_error(&chain) {
+        transient(anyhow::anyhow!("TLS certificate not accepted: {chain}"))
+    } else {
+        transient(anyhow::anyhow!(chain))
+    }
+}
+
 #[async_trait]
 impl BackupJobService for HttpBackupJobService {
     #[instrument(skip(self), fields(backup_job_id = %id))]
     async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError> {
-        let response = self.client.get(self.job_url(id)).send().await.map_err(transient)?;
+        let response = self.client.get(self.job_url(id)).send().await.map_err(no_answer)?;
         let status = response.status();
         match status {
             StatusCode::OK => {}
@@ -61,7 +74,7 @@ impl BackupJobService for HttpBackupJobService {
                 return Err(DomainError::Unexpected(anyhow::anyhow!("backup job service answered {s} for job {id}")));
             }
         }
-        let body = response.bytes().await.map_err(transient)?;
+        let body = response.bytes().await.map_err(no_answer)?;
         let job: BackupJob = serde_json::from_slice(&body).map_err(|e| {
             DomainError::Unexpected(anyhow::anyhow!("backup job service sent a malformed job {id}: {e}"))
         })?;

@@ -31,7 +31,7 @@ async fn server(status: &'static str, body: &'static str, delay: Duration) -> St
 }
 
 fn service(url: &str) -> HttpBackupJobService {
-    HttpBackupJobService::new(url, Duration::from_millis(500)).unwrap()
+    HttpBackupJobService::new(url, Duration::from_millis(500), None).unwrap()
 }
 
 fn job_17() -> BackupJobId {

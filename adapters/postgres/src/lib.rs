@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use linebacker_domain::DomainError;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::map_sqlx_error;
 pub use outbox::{OutboxRelay, PublishedObserver, RelayConfig};
@@ -25,7 +25,8 @@ pub use store::PgStore;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 pub struct PgConfig {
-    pub url: String,
+    /// Where and how to connect, TLS included (`DatabaseSettings::connect_options`).
+    pub options: PgConnectOptions,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
 }
@@ -43,8 +44,7 @@ impl Database {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
-            .connect_lazy(&config.url)
-            .map_err(|error| DomainError::Unexpected(anyhow::Error::new(error).context("invalid database.url")))?;
+            .connect_lazy_with(config.options.clone());
         Ok(Self { pool })
     }
 

@@ -176,7 +176,7 @@ async fn an_unreachable_database_is_unavailable_not_a_crash() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let database = Database::connect_lazy(&PgConfig {
-        url: format!("postgres://postgres@127.0.0.1:{port}/nothing"),
+        options: format!("postgres://postgres@127.0.0.1:{port}/nothing").parse().unwrap(),
         max_connections: 2,
         acquire_timeout: Duration::from_secs(1),
     })

@@ -30,7 +30,7 @@ use crate::publish::event_message;
 
 pub use crate::dead_letters::RabbitDeadLetters;
 pub use crate::health::QueueStats;
-pub use crate::settings::{DEFAULT_RETRY_LEVELS, RabbitSettings};
+pub use crate::settings::{DEFAULT_RETRY_LEVELS, RabbitSettings, RabbitTls};
 
 /// The bus. Clones share one connection.
 #[derive(Clone)]

@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::{Channel, Connection, ConnectionProperties};
 use linebacker_domain::DomainError;
 
 use crate::errors::{unavailable, within};
-use crate::settings::{RabbitSettings, redacted_url};
+use crate::settings::{RabbitSettings, RabbitTls, redacted_url};
 use crate::topology::Topology;
 
 /// How long closing a channel or the connection may take; a dead broker
@@ -112,11 +113,27 @@ impl Shared {
         .await
     }
 
-    async fn connect(&self) -> lapin::Result<Connection> {
+    /// Connects; an `amqps://` URL always speaks TLS, verified against the
+    /// system's certificates and `rabbitmq.ca_file`, and a certificate the
+    /// client cannot trust fails the connection with rustls' reason.
+    async fn connect(&self) -> anyhow::Result<Connection> {
         tracing::info!(url = %redacted_url(&self.settings.url), "connecting to RabbitMQ");
         let properties =
             ConnectionProperties::default().with_connection_name(self.settings.connection_name.clone().into());
-        Connection::connect(&self.settings.url, properties).await
+        let url = &self.settings.url;
+        if !url.starts_with("amqps://") {
+            return Ok(Connection::connect(url, properties).await?);
+        }
+        let tls = tls_config(&self.settings.tls).map_err(|reason| anyhow::anyhow!("RabbitMQ TLS: {reason}"))?;
+        let runtime = lapin::runtime::default_runtime()?;
+        Connection::connect_with_config(url, properties, tls, runtime).await.map_err(|error| {
+            let chain = linebacker_tls::cause_chain(&error);
+            if linebacker_tls::is_certificate_error(&chain) {
+                anyhow::anyhow!("RabbitMQ TLS certificate not accepted: {chain}")
+            } else {
+                anyhow::anyhow!("RabbitMQ over TLS: {chain}")
+            }
+        })
     }
 
     fn check_open(&self) -> Result<(), DomainError> {
@@ -164,4 +181,26 @@ impl Shared {
             Err(_) => tracing::warn!("closing the RabbitMQ connection timed out"),
         }
     }
+}
+
+/// lapin's TLS configuration from the files, read now.
+fn tls_config(files: &RabbitTls) -> Result<OwnedTLSConfig, String> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|error| format!("rabbitmq.{key} {}: {error}", path.display()))
+    };
+    let cert_chain = match &files.ca_file {
+        Some(path) => {
+            linebacker_tls::read_certificates(path).map_err(|reason| format!("rabbitmq.ca_file: {reason}"))?;
+            Some(String::from_utf8_lossy(&read("ca_file", path)?).into_owned())
+        }
+        None => None,
+    };
+    let identity = match (&files.cert_file, &files.key_file) {
+        (Some(cert), Some(key)) => {
+            Some(OwnedIdentity::PKCS8 { pem: read("cert_file", cert)?, key: read("key_file", key)? })
+        }
+        (None, None) => None,
+        _ => return Err("rabbitmq.cert_file and rabbitmq.key_file go together".to_owned()),
+    };
+    Ok(OwnedTLSConfig { identity, cert_chain })
 }

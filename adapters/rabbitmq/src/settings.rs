@@ -1,6 +1,7 @@
 //! Where the broker is and how long to wait for it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use linebacker_domain::backoff::RetryPolicy;
@@ -40,6 +41,18 @@ pub struct RabbitSettings {
     pub retry_levels: Vec<Duration>,
     /// Shown in the RabbitMQ management UI, e.g. `http-receiver-0`.
     pub connection_name: String,
+    /// The files of an `amqps://` connection, read at every (re)connection.
+    pub tls: RabbitTls,
+}
+
+/// For `amqps://`: certificate authorities trusted beside the system's, and
+/// the client certificate of brokers that ask for one. Paths, read when the
+/// bus connects, so that a renewed file is picked up by the next connection.
+#[derive(Debug, Clone, Default)]
+pub struct RabbitTls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for RabbitSettings {
@@ -54,6 +67,7 @@ impl Default for RabbitSettings {
             retry: RetryPolicy::default(),
             retry_levels: DEFAULT_RETRY_LEVELS.to_vec(),
             connection_name: "linebacker".to_owned(),
+            tls: RabbitTls::default(),
         }
     }
 }
@@ -71,6 +85,7 @@ impl fmt::Debug for RabbitSettings {
             .field("retry", &self.retry)
             .field("retry_levels", &self.retry_levels)
             .field("connection_name", &self.connection_name)
+            .field("tls", &self.tls)
             .finish()
     }
 }

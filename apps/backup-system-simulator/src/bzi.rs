@@ -119,7 +119,10 @@ impl Bzi {
     /// Answers one request. Stopped before the end, the request stays on its
     /// queue and is answered by the next run.
     async fn answer(self: Arc<Self>, message: InboxMessage, stop: CancellationToken) {
-        let request: InterfaceRequest = match serde_json::from_str(&message.text) {
+        let decoded = self.requests.encoding().decode(&message.text);
+        let request: Result<InterfaceRequest, String> =
+            decoded.and_then(|text| serde_json::from_str(&text).map_err(|error| error.to_string()));
+        let request = match request {
             Ok(request) => request,
             Err(error) => {
                 tracing::warn!(%error, message_id = message.message_id, "not an interface request; deleted");
@@ -138,7 +141,7 @@ impl Bzi {
         let status = reply(&request, copy_start, Utc::now(), rand::random::<f64>() < self.failure_share);
         let succeeded = status.result_type_code == ResultTypeCode::Succeeded;
         let text = match serde_json::to_string(&status) {
-            Ok(text) => text,
+            Ok(text) => self.statuses.encoding().encode(&text),
             Err(error) => return tracing::error!(%error, backup_request_id = id, "cannot serialize a reply"),
         };
         if retry("putting a reply", &stop, || self.statuses.put(&text)).await.is_none() {

@@ -34,6 +34,7 @@ pub struct Simulator {
     listener: std::net::TcpListener,
     state: web::Data<HttpState>,
     bzi: Arc<Bzi>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Simulator {
@@ -53,7 +54,7 @@ impl Simulator {
             failure_share: settings.failure_share,
             stats,
         });
-        Ok(Self { port, listener, state, bzi })
+        Ok(Self { port, listener, state, bzi, tls: settings.tls })
     }
 
     pub fn port(&self) -> u16 {
@@ -68,13 +69,17 @@ impl Simulator {
             // The process's own signal handling decides when to stop.
             .disable_signals()
             .shutdown_timeout(HTTP_STOP_SECS)
-            .workers(2)
-            .listen(self.listener)?
-            .run();
+            .workers(2);
+        let https = self.tls.is_some();
+        let server = match self.tls {
+            Some(tls) => server.listen_rustls_0_23(self.listener, (*tls).clone())?,
+            None => server.listen(self.listener)?,
+        }
+        .run();
         let handle = server.handle();
         let mut server = tokio::spawn(server);
         let bzi = tokio::spawn(self.bzi.run(stop.clone()));
-        tracing::info!(port = self.port, "backup system simulator listening");
+        tracing::info!(port = self.port, https, "backup system simulator listening");
 
         let early_end = tokio::select! {
             _ = stop.cancelled() => None,

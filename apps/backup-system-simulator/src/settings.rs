@@ -4,7 +4,12 @@
 //! Checked at start; a bad value names its key.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+use tokio_rustls::rustls::ServerConfig;
 use std::time::Duration;
 
 use linebacker_azure_queue::QueueServiceConfig;
@@ -32,6 +37,12 @@ pub struct SimulatorConfig {
     pub requests_queue: String,
     pub statuses_queue: String,
     pub queue_timeout_ms: u64,
+    /// With both: the job service is served over HTTPS with this
+    /// certificate (PEM, its chain) and key.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
     pub jobs: Vec<JobConfig>,
 }
 
@@ -63,6 +74,8 @@ pub struct SimulatorSettings {
     pub statuses_queue: String,
     pub jobs: Vec<BackupJob>,
     pub azure: QueueServiceConfig,
+    /// The job service's TLS, when it serves HTTPS.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 impl SimulatorSettings {
@@ -91,11 +104,11 @@ impl SimulatorSettings {
             .build()?
             .try_deserialize()?;
         let linebacker = linebacker_runtime::Settings::load_from(dir, env)?;
+        // linebacker's account, TLS, credentials and encoding: the
+        // simulator plays the BZI on the same queues.
         let azure = QueueServiceConfig {
-            account_uri: linebacker.azure_queue.account_uri,
-            account_name: linebacker.azure_queue.account_name,
-            account_key: linebacker.azure_queue.account_key,
             timeout: Duration::from_millis(file.simulator.queue_timeout_ms),
+            ..linebacker_worker::queue_service_config(&linebacker)
         };
         Self::checked(file.simulator, azure)
     }
@@ -117,6 +130,11 @@ impl SimulatorSettings {
             linebacker_azure_queue::QueueClient::new(&azure, name)
                 .map_err(|error| invalid(key, error.to_string()))?;
         }
+        let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) => Some(server_tls(cert, key).map_err(|reason| invalid("simulator.tls_cert_file", reason))?),
+            (None, None) => None,
+            _ => return Err(invalid("simulator.tls_key_file", "goes with simulator.tls_cert_file".to_owned())),
+        };
         let mut jobs: Vec<BackupJob> = Vec::with_capacity(config.jobs.len());
         for (index, job) in config.jobs.into_iter().enumerate() {
             let key = |field: &str| format!("simulator.jobs[{index}].{field}");
@@ -148,8 +166,20 @@ impl SimulatorSettings {
             statuses_queue: config.statuses_queue,
             jobs,
             azure,
+            tls,
         })
     }
+}
+
+/// A TLS server configuration from a PEM certificate chain and key.
+fn server_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let chain = linebacker_tls::read_certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| format!("{}: {error}", key.display()))?;
+    ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map(Arc::new)
+        .map_err(|error| format!("{} and its key do not make a TLS server: {error}", cert.display()))
 }
 
 #[cfg(test)]
@@ -198,6 +228,28 @@ mod tests {
             let error = load(&[(var, value)]).unwrap_err().to_string();
             assert!(error.contains(key), "{var}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn the_job_service_serves_https_with_a_certificate_and_its_key_and_not_with_half_of_them() {
+        let tls = linebacker_testkit::tls::tls_dir();
+        let (cert, key) = (tls.join("server.pem").display().to_string(), tls.join("server.key").display().to_string());
+        assert!(load(&[]).unwrap().tls.is_none());
+        let settings =
+            load(&[("SIMULATOR__TLS_CERT_FILE", cert.as_str()), ("SIMULATOR__TLS_KEY_FILE", key.as_str())]).unwrap();
+        assert!(settings.tls.is_some());
+        let error = load(&[("SIMULATOR__TLS_CERT_FILE", cert.as_str())]).unwrap_err().to_string();
+        assert!(error.contains("simulator.tls_key_file"), "{error}");
+        let error = load(&[("SIMULATOR__TLS_CERT_FILE", key.as_str()), ("SIMULATOR__TLS_KEY_FILE", key.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("simulator.tls_cert_file"), "{error}");
+    }
+
+    #[test]
+    fn the_azure_encoding_and_credentials_are_linebackers() {
+        let settings = load(&[("LINEBACKER__AZURE_QUEUE__MESSAGE_ENCODING", "base64")]).unwrap();
+        assert_eq!(settings.azure.message_encoding, linebacker_azure_queue::MessageEncoding::Base64);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use linebacker_worker::run_worker;
 async fn main() -> ExitCode {
     run_worker("check-allowed", |host| async move {
         let service = &host.settings.backup_job_service;
-        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms))?;
+        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms), service.ca_file.as_deref())?;
         let check = CheckAllowed::new(host.store(), host.guarded("backup-job-service", jobs));
         host.consume(WorkQueue::CheckAllowed, Arc::new(check)).await;
         Ok(())

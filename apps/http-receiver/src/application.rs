@@ -79,7 +79,7 @@ impl Application {
         let listener = bind_api_port(&settings.http.host, settings.http.port)
             .with_context(|| format!("binding http.host:http.port = {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let database = Database::connect_lazy(&pg_config(&settings))
+        let database = Database::connect_lazy(&pg_config(&settings)?)
             .map_err(anyhow::Error::from)
             .context("database.url")?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {

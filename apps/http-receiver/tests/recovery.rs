@@ -213,7 +213,7 @@ async fn post_recovery_answers_409_while_another_recovery_holds_the_lock() {
     let app = recovery_app().await;
     waiting(&app.pool, "Received", 60.0).await;
     let other = Database::connect_lazy(&PgConfig {
-        url: app.database.url.clone(),
+        options: app.database.url.parse().unwrap(),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
     })

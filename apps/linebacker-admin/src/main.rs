@@ -11,7 +11,6 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_runtime::{Settings, telemetry};
-use secrecy::ExposeSecret;
 
 /// Operator commands for linebacker. Settings come from the same files and
 /// `LINEBACKER__*` variables as the processes (APP_ENV, LINEBACKER_CONFIG_DIR).
@@ -57,7 +56,7 @@ async fn main() -> ExitCode {
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let database = Database::connect_lazy(&PgConfig {
-        url: settings.database.url.expose_secret().to_owned(),
+        options: settings.database.connect_options()?,
         // One connection is all a migration needs.
         max_connections: 1,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),

@@ -14,7 +14,7 @@ use linebacker_worker::run_worker;
 async fn main() -> ExitCode {
     run_worker("receive-status", |host| async move {
         let service = &host.settings.backup_job_service;
-        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms))?;
+        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms), service.ca_file.as_deref())?;
         let store = host.store();
         let receive = ReceiveStatus::new(store.clone(), store, host.guarded("backup-job-service", jobs));
         host.consume(WorkQueue::ReceiveStatus, Arc::new(receive)).await;

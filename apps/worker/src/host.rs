@@ -11,17 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use linebacker_azure_queue::QueueServiceConfig;
+use linebacker_azure_queue::{EntraIdCredentials, MessageEncoding, QueueAuth, QueueServiceConfig};
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
 use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
-use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::BusKind;
+use linebacker_runtime::settings::{AzureAuthMode, AzureMessageEncoding, AzureQueueSettings, BusKind, ConfigError};
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Breaker, BreakerConfig};
@@ -51,7 +51,7 @@ impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
     pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let settings_instance = settings.instance;
-        let database = Database::connect_lazy(&pg_config(&settings))?;
+        let database = Database::connect_lazy(&pg_config(&settings)?)?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
                 let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
@@ -202,15 +202,40 @@ pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
         account_name: azure.account_name.clone(),
         account_key: azure.account_key.clone(),
         timeout: Duration::from_millis(azure.timeout_ms),
+        ca_file: azure.ca_file.clone(),
+        auth: queue_auth(azure),
+        message_encoding: match azure.message_encoding {
+            AzureMessageEncoding::None => MessageEncoding::None,
+            AzureMessageEncoding::Base64 => MessageEncoding::Base64,
+        },
     }
 }
 
-pub fn pg_config(settings: &Settings) -> PgConfig {
-    PgConfig {
-        url: settings.database.url.expose_secret().to_owned(),
+/// The credentials `azure_queue.auth` names; loading the settings checked
+/// that the ones it needs are there.
+pub fn queue_auth(azure: &AzureQueueSettings) -> QueueAuth {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let secret = |value: &Option<SecretString>| value.clone().unwrap_or_else(|| SecretString::from(""));
+    match azure.auth {
+        AzureAuthMode::SharedKey => QueueAuth::SharedKey,
+        AzureAuthMode::Sas => QueueAuth::Sas(secret(&azure.sas_token)),
+        AzureAuthMode::EntraId => QueueAuth::EntraId(EntraIdCredentials {
+            tenant_id: text(&azure.tenant_id),
+            client_id: text(&azure.client_id),
+            client_secret: secret(&azure.client_secret),
+            authority_url: azure.authority_url.clone(),
+        }),
+    }
+}
+
+/// The pool's settings, from `database.*` (TLS included). Infallible once
+/// the settings loaded: loading checked them.
+pub fn pg_config(settings: &Settings) -> Result<PgConfig, ConfigError> {
+    Ok(PgConfig {
+        options: settings.database.connect_options()?,
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    }
+    })
 }
 
 /// The backoff of retried messages, from `retry.*`.
@@ -232,6 +257,11 @@ pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
         connection_name: settings.process_name(process),
         retry: retry_policy(settings),
         retry_levels: settings.retry.levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+        tls: RabbitTls {
+            ca_file: settings.rabbitmq.ca_file.clone(),
+            cert_file: settings.rabbitmq.cert_file.clone(),
+            key_file: settings.rabbitmq.key_file.clone(),
+        },
         ..RabbitSettings::default()
     }
 }

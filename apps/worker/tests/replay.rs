@@ -61,7 +61,7 @@ fn new_request() -> BackupRequest {
 async fn a_message_dead_lettered_for_an_unknown_request_is_processed_once_the_request_exists_and_it_is_replayed() {
     let database = fresh_database().await.unwrap();
     let database = Database::connect_lazy(&PgConfig {
-        url: database.url,
+        options: database.url.parse().unwrap(),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
     })

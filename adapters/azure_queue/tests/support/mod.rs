@@ -44,3 +44,18 @@ pub async fn delete_inbox(inbox: AzureStatusInbox) {
     inbox.statuses().delete_queue().await.unwrap();
     inbox.poison().delete_queue().await.unwrap();
 }
+
+/// An allowed request for the interface, with `id` and a prepared path of
+/// characters XML and JSON both treat specially.
+pub fn interface_request(id: &str, prepared_path: &str) -> linebacker_domain::external::InterfaceRequest {
+    use linebacker_domain::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
+    linebacker_domain::external::InterfaceRequest {
+        api_version: linebacker_domain::external::API_VERSION.to_owned(),
+        backup_request_id: BackupRequestId::try_from(id).unwrap(),
+        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
+        data_date: DataDate::try_from("2022-05-30").unwrap(),
+        prepared_data_path_name: PreparedDataPathName::try_from(prepared_path).unwrap(),
+        backup_provider_code: BackupProviderCode::CloudA,
+        storage_path_name: "/store/job-17".to_owned(),
+    }
+}

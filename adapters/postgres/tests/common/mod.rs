@@ -9,7 +9,7 @@ use linebacker_testkit::fresh_database;
 /// `max_connections`.
 pub async fn migrated_database(max_connections: u32) -> Database {
     let db = fresh_database().await.unwrap();
-    let config = PgConfig { url: db.url, max_connections, acquire_timeout: Duration::from_secs(5) };
+    let config = PgConfig { options: db.url.parse().unwrap(), max_connections, acquire_timeout: Duration::from_secs(5) };
     let database = Database::connect_lazy(&config).unwrap();
     database.migrate().await.unwrap();
     database

@@ -44,6 +44,7 @@ impl Fixture {
             retry: RetryPolicy { base: RETRY_BASE, cap: Duration::from_secs(2), jitter: 0.0 },
             retry_levels: vec![RETRY_BASE, Duration::from_secs(1), Duration::from_secs(2)],
             connection_name: "linebacker-rabbitmq-test".to_owned(),
+            tls: Default::default(),
         };
         let probe = BrokerProbe::connect().await.expect("the test broker is reachable");
         Self { bus: RabbitBus::new(settings.clone()), settings, probe, cleaned: false }
