@@ -4,6 +4,7 @@
 //! other.
 
 mod broker;
+pub mod issuer;
 mod proxy;
 
 use std::future::Future;

@@ -158,7 +158,8 @@ impl Application {
             beating = Some(heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, beating_stop.clone()));
         }
 
-        let authenticator = web::Data::new(Authenticator::from_settings(&settings.auth)?);
+        let clients = Arc::new(database.store());
+        let authenticator = web::Data::new(Authenticator::from_settings(&settings, clients, background.clone())?);
         let server = http_server(state, authenticator, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 

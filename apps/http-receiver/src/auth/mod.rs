@@ -18,12 +18,21 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use linebacker_domain::RequesterId;
-use linebacker_runtime::settings::AuthSettings;
+use jsonwebtoken::Algorithm;
+use linebacker_domain::{ClientAuthorizations, RequesterId};
+use linebacker_runtime::Settings;
+use linebacker_runtime::settings::AppEnv;
+use tokio_util::sync::CancellationToken;
+
+mod bearer;
+mod jwks;
+
+pub use bearer::BearerAuth;
 
 pub use linebacker_domain::Scope;
 
@@ -127,27 +136,55 @@ impl<S> Deref for Authorized<S> {
     }
 }
 
+/// The signature algorithms a token may use: asymmetric only.
+pub const ACCEPTED_ALGORITHMS: [Algorithm; 4] = [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
+
 /// How callers are authenticated: not at all (`auth.enabled = false`), or
 /// with bearer tokens.
 #[derive(Clone)]
 pub enum Authenticator {
     Off,
+    Bearer {
+        auth: Arc<BearerAuth>,
+        /// Where the JWKS fetches and the client lookups run: the main
+        /// runtime, which owns the pools (see `ApiState::on_main_runtime`).
+        runtime: tokio::runtime::Handle,
+    },
 }
 
 impl Authenticator {
-    /// The authenticator `auth.*` asks for.
-    pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Self> {
-        if settings.enabled {
-            anyhow::bail!("auth.enabled: bearer-token verification is not available in this version");
+    /// The authenticator `auth.*` asks for. With bearer tokens, keeps every
+    /// issuer's keys fresh in the background until `stop`.
+    pub fn from_settings(
+        settings: &Settings,
+        clients: Arc<dyn ClientAuthorizations>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        if !settings.auth.enabled {
+            if settings.app_env != AppEnv::Test {
+                tracing::warn!("auth.enabled = false: every caller may do everything, with no identity");
+            }
+            return Ok(Self::Off);
         }
-        Ok(Self::Off)
+        let auth = Arc::new(BearerAuth::new(&settings.auth, clients, settings.http.retry_after_secs)?);
+        tokio::spawn(auth.clone().keep_keys_fresh(stop));
+        Ok(Self::Bearer { auth, runtime: tokio::runtime::Handle::current() })
     }
 
     /// The caller a request's `Authorization` header names.
     pub async fn authenticate(&self, authorization: Option<String>) -> Result<Caller, ApiError> {
-        let _ = authorization;
         match self {
             Self::Off => Ok(Caller::anonymous()),
+            Self::Bearer { auth, runtime } => {
+                let auth = auth.clone();
+                runtime
+                    .spawn(async move { auth.authenticate(authorization.as_deref()).await })
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(error = %error, "answering 500: authenticating a request failed");
+                        ApiError::new(ErrorCode::Internal, "internal error")
+                    })?
+            }
         }
     }
 }
