@@ -15,7 +15,7 @@ pub const API_VERSION: &str = "2022-05-22";
 
 /// Turns a request body into the input of the create use case.
 pub fn parse_new_request(body: &[u8], requester_id: RequesterId) -> Result<NewBackupRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
+    let value: Value = crate::json::from_slice_strict(body)
         .map_err(|error| ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {error}")))?;
     let Value::Object(fields) = value else {
         return Err(ApiError::new(ErrorCode::InvalidJson, "the request body must be a JSON object"));

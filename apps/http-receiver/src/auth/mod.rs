@@ -189,6 +189,35 @@ impl Authenticator {
     }
 }
 
+/// Operator actions take a JSON body or none. A browser page the operator
+/// happens to open can send a cross-site form or text POST without asking
+/// (no CORS preflight); with auth off nothing else would stop it, so such
+/// bodies are refused before anything runs.
+fn operator_body(request: &HttpRequest) -> Result<(), ApiError> {
+    let headers = request.headers();
+    let declares_body = headers.contains_key(header::CONTENT_TYPE)
+        || headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length.to_str().map_or(true, |length| length.trim() != "0"));
+    if !declares_body || is_json(request) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::UnsupportedMediaType, "operator endpoints take an application/json body or none"))
+    }
+}
+
+/// Whether the request's body is declared as JSON (`application/json` or
+/// `application/*+json`).
+pub fn is_json(request: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    matches!(
+        request.mime_type(),
+        Ok(Some(mime)) if mime.type_() == "application"
+            && (mime.subtype() == "json" || mime.suffix().is_some_and(|suffix| suffix == "json"))
+    )
+}
+
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl FromRequest for Caller {
@@ -218,7 +247,11 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(request, payload);
+        let refused = (S::SCOPE == Scope::Operate).then(|| operator_body(request)).and_then(Result::err);
         Box::pin(async move {
+            if let Some(refused) = refused {
+                return Err(refused);
+            }
             let caller = caller.await?;
             caller.require(S::SCOPE)?;
             Ok(Self { caller, scope: PhantomData })
