@@ -96,10 +96,19 @@ impl StoreStatus {
         if status.api_version != API_VERSION {
             return Err(format!("apiVersion must be {API_VERSION}, not {:?}", status.api_version));
         }
-        if status.backup_byte_count.is_some_and(|count| count < 0) {
+        status.check_values()?;
+        Ok(status)
+    }
+
+    /// The checks serde cannot make: every reader of a status (the listener
+    /// parsing the BZI's text, `receive-status` decoding the event) refuses
+    /// the same values, so a bad one is a contract violation at the edge,
+    /// never a database constraint failing later.
+    pub fn check_values(&self) -> Result<(), String> {
+        if self.backup_byte_count.is_some_and(|count| count < 0) {
             return Err(format!("backupByteCount {}", FieldError::WrongType { expected: "a count of bytes (0 or more)" }));
         }
-        Ok(status)
+        Ok(())
     }
 }
 
