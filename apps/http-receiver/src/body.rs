@@ -125,4 +125,54 @@ mod tests {
             assert_eq!(error.code, ErrorCode::InvalidJson, "{body:?}");
         }
     }
+
+    mod properties {
+        #![allow(clippy::unwrap_used)]
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn text() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                4 => ".{0,60}".prop_map(Value::from),
+                1 => "[a-z]{250,260}".prop_map(Value::from),
+                1 => any::<i64>().prop_map(Value::from),
+                1 => Just(Value::Null),
+            ]
+        }
+
+        /// Bodies that are often, but not always, acceptable.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let date = prop_oneof![
+                (1900i32..2200, 1u32..13, 1u32..32).prop_map(|(y, m, d)| Value::from(format!("{y:04}-{m:02}-{d:02}"))),
+                text(),
+            ];
+            (prop_oneof![3 => Just(Value::from(API_VERSION)), 1 => text()], text(), date, text())
+                .prop_map(|(version, job, date, location)| {
+                    json!({ "apiVersion": version, "backupJobId": job, "dataDate": date, "backupDataLocation": location })
+                        .to_string()
+                        .into_bytes()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_or_are_refused_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_new_request(&bytes, RequesterId::anonymous());
+            }
+
+            #[test]
+            fn every_accepted_body_round_trips(bytes in body()) {
+                if let Ok(new) = parse_new_request(&bytes, RequesterId::anonymous()) {
+                    let again = json!({
+                        "apiVersion": API_VERSION,
+                        "backupJobId": new.backup_job_id.as_str(),
+                        "dataDate": new.data_date.to_string(),
+                        "backupDataLocation": new.prepared_data_path_name.as_str(),
+                    });
+                    prop_assert_eq!(parse(again).unwrap(), new);
+                }
+            }
+        }
+    }
 }
