@@ -96,10 +96,19 @@ impl StoreStatus {
         if status.api_version != API_VERSION {
             return Err(format!("apiVersion must be {API_VERSION}, not {:?}", status.api_version));
         }
-        if status.backup_byte_count.is_some_and(|count| count < 0) {
+        status.check_values()?;
+        Ok(status)
+    }
+
+    /// The checks serde cannot make: every reader of a status (the listener
+    /// parsing the BZI's text, `receive-status` decoding the event) refuses
+    /// the same values, so a bad one is a contract violation at the edge,
+    /// never a database constraint failing later.
+    pub fn check_values(&self) -> Result<(), String> {
+        if self.backup_byte_count.is_some_and(|count| count < 0) {
             return Err(format!("backupByteCount {}", FieldError::WrongType { expected: "a count of bytes (0 or more)" }));
         }
-        Ok(status)
+        Ok(())
     }
 }
 
@@ -155,5 +164,48 @@ mod tests {
             keys,
             ["apiVersion", "backupJobId", "backupProviderCode", "backupRequestId", "dataDate", "preparedDataPathName", "storagePathName"]
         );
+    }
+
+    mod properties {
+        #![allow(clippy::unwrap_used)]
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Status texts that are often, but not always, well formed.
+        fn status_text() -> impl Strategy<Value = String> {
+            let result = prop_oneof![Just("Succeeded".to_owned()), Just("Failed".to_owned()), ".{0,10}"];
+            let timestamp = prop_oneof![
+                (0i64..4_000_000_000).prop_map(|secs| serde_json::json!(DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339()))),
+                ".{0,12}".prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+            ];
+            let count = prop_oneof![any::<i64>().prop_map(serde_json::Value::from), Just(serde_json::Value::Null), ".{0,4}".prop_map(serde_json::Value::from)];
+            let text = prop_oneof![".{0,30}".prop_map(serde_json::Value::from), Just(serde_json::Value::Null)];
+            (prop_oneof![Just(API_VERSION.to_owned()), ".{0,10}"], ".{0,20}", result, text.clone(), count, timestamp.clone(), timestamp, text)
+                .prop_map(|(version, id, result, path, count, start, end, hash)| {
+                    serde_json::json!({
+                        "apiVersion": version, "backupRequestId": id, "resultTypeCode": result,
+                        "storagePathName": path, "backupByteCount": count,
+                        "copyStartTimestamp": start, "copyEndTimestamp": end, "verifiedHash": hash,
+                    })
+                    .to_string()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_is_refused_without_a_panic(text in ".{0,300}") {
+                let _ = StoreStatus::parse(&text);
+            }
+
+            #[test]
+            fn every_accepted_status_round_trips(text in status_text()) {
+                if let Ok(status) = StoreStatus::parse(&text) {
+                    let again = StoreStatus::parse(&serde_json::to_string(&status).unwrap()).unwrap();
+                    prop_assert_eq!(again, status);
+                }
+            }
+        }
     }
 }

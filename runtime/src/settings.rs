@@ -93,6 +93,9 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ZpagesSettings {
     pub base_port: u16,
+    /// The address a worker's zpages listen on; loopback unless an operator
+    /// opens them to the network.
+    pub bind: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +264,16 @@ pub struct AuthSettings {
     pub enabled: bool,
     pub audience: String,
     pub issuers: Vec<AuthIssuer>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_secs: u64,
+    /// A token naming an unknown `kid` refetches its issuer's JWKS at most
+    /// this often, so random `kid`s cannot make the receiver hammer it.
+    pub jwks_min_refresh_secs: u64,
+    /// The JWKS of every issuer is refetched in the background this often,
+    /// so a rotated key is known before a token signed with it arrives.
+    pub jwks_refresh_secs: u64,
+    /// How long a client's scopes are cached after a lookup.
+    pub client_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -514,17 +527,24 @@ impl Settings {
         ] {
             check_ca_file(key, url.starts_with("https://"), ca_file.as_deref())?;
         }
-        if self.auth.enabled && (self.auth.issuers.is_empty() || self.auth.audience.is_empty()) {
-            return invalid("auth.issuers", "auth.enabled needs an audience and at least one issuer");
-        }
         if self.auth.enabled {
-            // Bearer-token verification (SPEC §8) is not built yet: a process
-            // that said auth is on would serve every caller unchecked.
-            return invalid(
-                "auth.enabled",
-                "is true, but token verification is not available in this version; \
-                 run with auth.enabled = false only where the network is trusted",
-            );
+            if self.auth.issuers.is_empty() {
+                return invalid("auth.issuers", "auth.enabled needs at least one {issuer, jwks_url}");
+            }
+            if self.auth.audience.trim().is_empty() {
+                return invalid("auth.audience", "auth.enabled needs the audience tokens must name");
+            }
+            for issuer in &self.auth.issuers {
+                if issuer.issuer.trim().is_empty() {
+                    return invalid("auth.issuers", "every issuer needs a non-empty issuer");
+                }
+                if !(issuer.jwks_url.starts_with("http://") || issuer.jwks_url.starts_with("https://")) {
+                    return invalid("auth.issuers", format!("the jwks_url of {} must be an http:// or https:// URL", issuer.issuer));
+                }
+            }
+            if self.auth.jwks_refresh_secs == 0 {
+                return invalid("auth.jwks_refresh_secs", "must be at least 1");
+            }
         }
         if self.breaker.failure_threshold == 0 {
             return invalid("breaker.failure_threshold", "must be at least 1");
@@ -633,21 +653,45 @@ mod tests {
         assert!(!settings.auth.enabled, "auth is off in dev");
     }
 
-    #[test]
-    fn asking_for_auth_stops_the_process_while_token_verification_is_not_built() {
-        let dir = std::env::temp_dir().join(format!("linebacker-settings-{}", std::process::id()));
+    /// Loads `production.toml` = `auth_toml` on top of the real default.toml.
+    fn load_production_with(auth_toml: &str) -> Result<Settings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("linebacker-settings-{}", unique_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(config_dir().unwrap().join("default.toml"), dir.join("default.toml")).unwrap();
-        std::fs::write(
-            dir.join("production.toml"),
+        std::fs::write(dir.join("production.toml"), auth_toml).unwrap();
+        let env = HashMap::from([("APP_ENV".to_owned(), "production".to_owned())]);
+        let loaded = Settings::load_from(&dir, &env);
+        std::fs::remove_dir_all(&dir).ok();
+        loaded
+    }
+
+    fn unique_suffix() -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    #[test]
+    fn auth_with_an_issuer_and_an_audience_starts_with_its_defaults() {
+        let settings = load_production_with(
             "[auth]\nenabled = true\naudience = \"linebacker\"\n\
              issuers = [{ issuer = \"https://id.example\", jwks_url = \"https://id.example/jwks\" }]\n",
         )
         .unwrap();
-        let env = HashMap::from([("APP_ENV".to_owned(), "production".to_owned())]);
-        let error = Settings::load_from(&dir, &env).unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).ok();
-        assert!(error.contains("`auth.enabled`") && error.contains("not available"), "{error}");
+        assert!(settings.auth.enabled);
+        assert_eq!(settings.auth.issuers[0].jwks_url, "https://id.example/jwks");
+        assert_eq!(settings.auth.leeway_secs, 60);
+        assert_eq!(settings.zpages.bind, "127.0.0.1");
+    }
+
+    #[test]
+    fn auth_without_an_audience_stops_the_process_naming_auth_audience() {
+        let error = load_production_with(
+            "[auth]\nenabled = true\n\
+             issuers = [{ issuer = \"https://id.example\", jwks_url = \"https://id.example/jwks\" }]\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("`auth.audience`"), "{error}");
     }
 
     #[test]

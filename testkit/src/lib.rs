@@ -4,6 +4,7 @@
 //! other.
 
 mod broker;
+pub mod issuer;
 mod proxy;
 pub mod tls;
 

@@ -42,11 +42,28 @@ pub struct SystemOptions {
     /// RabbitMQ and Azurite of `scripts/tls-servers.sh`, and the
     /// simulator's job service over HTTPS.
     pub tls: bool,
+    /// The processes log in to PostgreSQL as this role with this password.
+    pub database_login: Option<(String, String)>,
+    /// A config directory of the test's own (e.g. with `[auth]` on) instead
+    /// of the repository's.
+    pub config_dir: Option<PathBuf>,
+    /// Sent as `Authorization: Bearer` with every request of `System::http`.
+    pub bearer_token: Option<String>,
 }
 
 impl Default for SystemOptions {
     fn default() -> Self {
-        Self { instances: 1, through_proxies: false, failure_share: 0.1, reply_delay_ms: 50, extra_env: Vec::new(), tls: false }
+        Self {
+            instances: 1,
+            through_proxies: false,
+            failure_share: 0.1,
+            reply_delay_ms: 50,
+            extra_env: Vec::new(),
+            tls: false,
+            database_login: None,
+            config_dir: None,
+            bearer_token: None,
+        }
     }
 }
 
@@ -183,16 +200,23 @@ impl System {
             (None, None)
         };
         let azure_link = if options.through_proxies { Some(azure_proxy(&azure.account_uri).await?) } else { None };
-        let process_database_url = match &database_link {
+        let mut process_database_url = match &database_link {
             Some(link) => database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port())),
             None => database.url.clone(),
         };
+        if let Some((role, password)) = &options.database_login {
+            let mut url = reqwest::Url::parse(&process_database_url).context("the test database URL")?;
+            url.set_username(role).ok().context("setting the database role")?;
+            url.set_password(Some(password)).ok().context("setting the database password")?;
+            process_database_url = url.to_string();
+        }
+        let config_dir = options.config_dir.clone().unwrap_or_else(process::config_dir);
         let exchange = unique_name("e2ex");
         let queue_prefix = format!("{}.", unique_name("e2eq"));
         let common: Vec<(String, String)> = vec![
             ("APP_ENV".into(), "test".into()),
             ("RUST_LOG".into(), "info".into()),
-            ("LINEBACKER_CONFIG_DIR".into(), process::config_dir().display().to_string()),
+            ("LINEBACKER_CONFIG_DIR".into(), config_dir.display().to_string()),
             ("LINEBACKER__DATABASE__URL".into(), process_database_url),
             ("LINEBACKER__RABBITMQ__EXCHANGE".into(), exchange.clone()),
             ("LINEBACKER__RABBITMQ__QUEUE_PREFIX".into(), queue_prefix.clone()),
@@ -236,7 +260,13 @@ impl System {
         processes.push(Process::spawn("backup-system-simulator", 0, &simulator_env, &log_dir)?);
         processes.push(Process::spawn("http-receiver", 0, &common, &log_dir)?);
 
-        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &options.bearer_token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers);
         if options.tls {
             http = http.add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(tls_file("ca.pem"))?)?);
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
+use sha2::Digest;
 use linebacker_domain::DomainError;
 use linebacker_domain::external::InterfaceRequest;
 use linebacker_domain::ports::{BackupInterface, InboxMessage, StatusInbox};
@@ -75,8 +76,14 @@ impl AzureStatusInbox {
     }
 }
 
-/// What a parked message becomes: the original text, untouched, with why and
-/// when it was parked, so an operator can read it and replay it.
+/// The most a queue message may take (Azure's limit, 64 KiB), counted as
+/// its escaped text so that the put is accepted whatever the service counts.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What a parked message becomes: the original text with why and when it
+/// was parked, so an operator can read it and replay it. A message too large
+/// to park whole with that envelope keeps as much of its start as fits, and
+/// the reason says so, with the original's size and SHA-256.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Parked<'a> {
@@ -85,6 +92,57 @@ struct Parked<'a> {
     message_id: &'a str,
     dequeue_count: u32,
     message_text: &'a str,
+}
+
+/// The parked envelope of `message`, within `MAX_MESSAGE_BYTES`.
+fn parked_text(message: &InboxMessage, reason: &str) -> Result<String, DomainError> {
+    let parked_at = chrono::Utc::now();
+    let envelope = |reason: &str, text: &str| {
+        serde_json::to_string(&Parked {
+            reason,
+            parked_at,
+            message_id: &message.message_id,
+            dequeue_count: message.dequeue_count,
+            message_text: text,
+        })
+        .map_err(|e| DomainError::Unexpected(anyhow!("cannot serialize the parked message: {e}")))
+    };
+    let fits = |text: &str| crate::xml::escaped_len(text) <= MAX_MESSAGE_BYTES;
+    let whole = envelope(reason, &message.text)?;
+    if fits(&whole) {
+        return Ok(whole);
+    }
+    let original = message.text.as_str();
+    let digest = sha2::Sha256::digest(original.as_bytes());
+    let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let truncated_reason = |kept: usize| {
+        format!(
+            "{reason}; the message ({} bytes, sha256 {digest}) was too large to park whole: \
+             messageText holds its first {kept} bytes",
+            original.len()
+        )
+    };
+    // The longest prefix (on a character boundary) whose envelope fits.
+    let (mut fitting, mut too_long) = (0, original.len());
+    while too_long - fitting > 1 {
+        let middle = floor_char_boundary(original, (fitting + too_long) / 2);
+        if middle <= fitting {
+            break;
+        }
+        if fits(&envelope(&truncated_reason(middle), &original[..middle])?) {
+            fitting = middle;
+        } else {
+            too_long = middle;
+        }
+    }
+    envelope(&truncated_reason(fitting), &original[..fitting])
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while index > 0 && !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 #[async_trait]
@@ -110,7 +168,8 @@ impl StatusInbox for AzureStatusInbox {
         self.statuses.delete(message).await
     }
 
-    /// Puts first, deletes second: a failure in between leaves the message
+    /// Puts first, deletes second (a message too large to park whole is
+    /// parked truncated, see `parked_text`): a failure in between leaves the message
     /// both parked and in the inbox (seen again, parked again), never lost.
     #[tracing::instrument(skip_all, fields(message_id = %message.message_id))]
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
@@ -123,15 +182,7 @@ impl StatusInbox for AzureStatusInbox {
 impl AzureStatusInbox {
     /// Parks `message` whose text is as the queue holds it.
     async fn park_as_taken(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
-        let parked = Parked {
-            reason,
-            parked_at: chrono::Utc::now(),
-            message_id: &message.message_id,
-            dequeue_count: message.dequeue_count,
-            message_text: &message.text,
-        };
-        let text = serde_json::to_string(&parked)
-            .map_err(|e| DomainError::Unexpected(anyhow!("cannot serialize the parked message: {e}")))?;
+        let text = parked_text(message, reason)?;
         self.poison.put(&text).await?;
         tracing::warn!(reason, poison_queue = self.poison.name(), "status message parked");
         self.statuses.delete(message).await

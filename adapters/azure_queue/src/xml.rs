@@ -14,6 +14,11 @@ pub(crate) fn put_message_body(text: &str) -> String {
     format!("<QueueMessage><MessageText>{}</MessageText></QueueMessage>", escape(text))
 }
 
+/// How many bytes `text` takes in a put's body, once escaped.
+pub(crate) fn escaped_len(text: &str) -> usize {
+    escape(text).len()
+}
+
 /// Escapes markup characters, and also `\r`, which an XML parser would
 /// otherwise fold into `\n`.
 fn escape(text: &str) -> String {

@@ -45,3 +45,29 @@ async fn parked_statuses_are_listed_then_one_is_replayed_as_sent_and_the_rest_pu
     assert!(letters.list(10).await.unwrap().is_empty());
     delete_inbox(inbox).await;
 }
+
+#[tokio::test]
+async fn a_status_near_64_kib_is_parked_as_a_truncated_copy_that_names_the_original() {
+    let inbox = fresh_inbox().await;
+    let letters = AzurePoisonLetters::new(inbox.poison().clone(), inbox.statuses().clone());
+    // Fits on its own, but not inside the parking envelope: JSON doubles
+    // every backslash, and the envelope adds its own fields.
+    let original = format!("{{\"backupRequestId\":\"r-big\",\"messageText\":\"{}{}", "x".repeat(40_000), "\\".repeat(20_000));
+    assert!(original.len() > 60_000 && original.len() < 64 * 1024);
+    inbox.statuses().put(&original).await.unwrap();
+    let taken = get_within(inbox.statuses(), Duration::from_secs(5)).await;
+    assert_eq!(taken.len(), 1);
+    inbox.park(&taken[0], "the status is not JSON").await.unwrap();
+
+    let listed = letters.list(10).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    let parked = &listed[0];
+    assert!(original.starts_with(&parked.body) && parked.body.len() < original.len() && parked.body.len() > 30_000);
+    let reason = parked.reason.as_deref().unwrap();
+    assert!(reason.starts_with("the status is not JSON"), "{reason}");
+    assert!(reason.contains(&format!("({} bytes, sha256 ", original.len())), "{reason}");
+    assert!(reason.contains(&format!("first {} bytes", parked.body.len())), "{reason}");
+    let left = inbox.statuses().get(32, Duration::from_secs(1)).await.unwrap();
+    assert!(left.is_empty(), "the original is gone from the inbox");
+    delete_inbox(inbox).await;
+}

@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter: the repositories of the domain, the migrations,
 //! and the transactional outbox with its relay. All SQL of linebacker is here.
 
+mod clients;
 mod error;
 mod outbox;
 mod queries;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use linebacker_azure_queue::QueueClient;
@@ -162,7 +164,8 @@ impl Application {
             beating = Some(heartbeat::spawn_beating(bus.clone(), &settings.heartbeat, own_health, beating_stop.clone()));
         }
 
-        let authenticator = web::Data::new(Authenticator::from_settings(&settings.auth)?);
+        let clients = Arc::new(database.store());
+        let authenticator = web::Data::new(Authenticator::from_settings(&settings, clients, background.clone())?);
         let server = http_server(state, authenticator, listener, budget.http_secs)?;
         tracing::info!(port, "http-receiver listening");
 
@@ -238,6 +241,7 @@ fn http_server(
         App::new()
             .app_data(state.clone())
             .app_data(authenticator.clone())
+            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed_as_json))
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .configure(crate::openapi::configure)

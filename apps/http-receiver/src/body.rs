@@ -15,7 +15,7 @@ pub const API_VERSION: &str = "2022-05-22";
 
 /// Turns a request body into the input of the create use case.
 pub fn parse_new_request(body: &[u8], requester_id: RequesterId) -> Result<NewBackupRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
+    let value: Value = crate::json::from_slice_strict(body)
         .map_err(|error| ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {error}")))?;
     let Value::Object(fields) = value else {
         return Err(ApiError::new(ErrorCode::InvalidJson, "the request body must be a JSON object"));
@@ -123,6 +123,56 @@ mod tests {
         for body in [&b"{not json"[..], b"[1,2]", b"", b"\"text\""] {
             let error = parse_new_request(body, RequesterId::anonymous()).unwrap_err();
             assert_eq!(error.code, ErrorCode::InvalidJson, "{body:?}");
+        }
+    }
+
+    mod properties {
+        #![allow(clippy::unwrap_used)]
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn text() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                4 => ".{0,60}".prop_map(Value::from),
+                1 => "[a-z]{250,260}".prop_map(Value::from),
+                1 => any::<i64>().prop_map(Value::from),
+                1 => Just(Value::Null),
+            ]
+        }
+
+        /// Bodies that are often, but not always, acceptable.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let date = prop_oneof![
+                (1900i32..2200, 1u32..13, 1u32..32).prop_map(|(y, m, d)| Value::from(format!("{y:04}-{m:02}-{d:02}"))),
+                text(),
+            ];
+            (prop_oneof![3 => Just(Value::from(API_VERSION)), 1 => text()], text(), date, text())
+                .prop_map(|(version, job, date, location)| {
+                    json!({ "apiVersion": version, "backupJobId": job, "dataDate": date, "backupDataLocation": location })
+                        .to_string()
+                        .into_bytes()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_or_are_refused_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_new_request(&bytes, RequesterId::anonymous());
+            }
+
+            #[test]
+            fn every_accepted_body_round_trips(bytes in body()) {
+                if let Ok(new) = parse_new_request(&bytes, RequesterId::anonymous()) {
+                    let again = json!({
+                        "apiVersion": API_VERSION,
+                        "backupJobId": new.backup_job_id.as_str(),
+                        "dataDate": new.data_date.to_string(),
+                        "backupDataLocation": new.prepared_data_path_name.as_str(),
+                    });
+                    prop_assert_eq!(parse(again).unwrap(), new);
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod application;
 pub mod auth;
 pub mod body;
 pub mod error;
+mod json;
 mod observe;
 mod openapi;
 mod recovery;

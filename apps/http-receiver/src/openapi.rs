@@ -173,7 +173,8 @@ struct Probe {
                    `BackupRequestReceived` event are committed.",
     request_body(content = NewBackupRequest, content_type = "application/json"),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1–100 chars: a repeat with the same key and body returns the original request (200)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 100, pattern = r"^[!-~]([ -~]*[!-~])?$",
+         description = "1–100 visible ASCII characters: a repeat with the same key and body returns the original request (200)"),
         ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; answered back in the `traceparent` response header"),
     ),
     responses(
@@ -270,7 +271,8 @@ fn cancel_backup_request() {}
     path = "/api/operator/recovery",
     tag = "operations",
     description = "Re-emits every request still `Received` or `Allowed` (SPEC §6).",
-    params(("olderThanSecs" = Option<u32>, Query, description = "Only requests last changed this long ago (default 0)")),
+    params(("olderThanSecs" = Option<u64>, Query, minimum = 0.0, maximum = 4294967295.0,
+            description = "Only requests last changed this long ago, in seconds (default 0)")),
     responses(
         (status = 202, description = "The pass's summary, once its events are in the outbox"),
         (status = 400, body = ErrorBody),
@@ -313,7 +315,7 @@ fn dead_letter_counts() {}
 #[utoipa::path(get, path = "/api/operator/dead-letters/{queue}", tag = "operations",
     description = "The parked messages of one queue, or with `messageId` the one message.",
     params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison"),
-           ("limit" = Option<usize>, Query, description = "At most this many (default 100)"),
+           ("limit" = Option<u64>, Query, minimum = 1.0, maximum = 10000.0, description = "At most this many (default 100)"),
            ("messageId" = Option<String>, Query, description = "Only this message")),
     responses((status = 200, description = "`{queue, items}`, or the one item", content_type = "application/json"),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]

@@ -1,8 +1,10 @@
 //! `linebacker-admin`: operator commands. `migrate` applies the database
 //! migrations for operators who prefer not to let processes migrate at start
 //! (`database.migrate_on_start = false`); `dead-letters list|show|replay|purge`
-//! operates the parking queues.
+//! operates the parking queues; `clients add|list|remove` manages which
+//! clients hold which scopes (SPEC §8).
 
+mod clients;
 mod dead_letters;
 
 use std::process::ExitCode;
@@ -28,6 +30,9 @@ enum Command {
     /// List, show, replay or purge the dead letters of a work queue or the poison queue.
     #[command(subcommand)]
     DeadLetters(dead_letters::DeadLetterCommand),
+    /// Register, list or remove the clients allowed in with bearer tokens, and their scopes.
+    #[command(subcommand)]
+    Clients(clients::ClientCommand),
 }
 
 #[tokio::main]
@@ -44,6 +49,14 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Migrate => migrate(&settings).await,
         Command::DeadLetters(command) => dead_letters::run(&settings, command).await,
+        Command::Clients(command) => match connect(&settings) {
+            Ok(database) => {
+                let outcome = clients::run(&database.store(), command).await;
+                database.pool().close().await;
+                outcome
+            }
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,13 +67,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let database = Database::connect_lazy(&PgConfig {
+/// One connection to `database.url`: all a command needs.
+fn connect(settings: &Settings) -> anyhow::Result<Database> {
+    Ok(Database::connect_lazy(&PgConfig {
         options: settings.database.connect_options()?,
-        // One connection is all a migration needs.
         max_connections: 1,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    })?;
+    })?)
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let database = connect(settings)?;
     database
         .migrate()
         .await

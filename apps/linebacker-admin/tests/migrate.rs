@@ -1,31 +1,11 @@
 //! `linebacker-admin migrate` against the real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
-use std::process::{Command, Output};
-use std::time::Duration;
+mod support;
 
 use linebacker_testkit::fresh_database;
+use support::admin;
 use sqlx::Connection;
-
-fn config_dir() -> String {
-    format!("{}/../../config", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs the real binary with `database_url`, bounded in time.
-async fn admin(args: &[&str], database_url: &str) -> Output {
-    let mut command = tokio::process::Command::from(Command::new(env!("CARGO_BIN_EXE_linebacker-admin")));
-    command
-        .args(args)
-        .env("APP_ENV", "test")
-        .env("LINEBACKER_CONFIG_DIR", config_dir())
-        .env("LINEBACKER__DATABASE__URL", database_url)
-        .env("LINEBACKER__DATABASE__ACQUIRE_TIMEOUT_MS", "1000")
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("linebacker-admin did not finish in time")
-        .unwrap()
-}
 
 #[tokio::test]
 async fn migrate_creates_the_tables_and_can_run_again() {

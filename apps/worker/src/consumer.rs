@@ -62,6 +62,11 @@ pub fn disposition(
             let age = Utc::now().signed_duration_since(event.occurred_at);
             if age.to_std().is_ok_and(|age| age >= config.not_found_grace) {
                 Disposition::DeadLetter(format!("{reason} (for {}s, past the grace period)", age.num_seconds()))
+            } else if attempt >= config.max_attempts {
+                // Within the grace period, but past the attempt limit: a
+                // message whose attempt header says so (even a forged one)
+                // is not retried again.
+                Disposition::DeadLetter(format!("gave up after {attempt} attempts: {reason}"))
             } else {
                 Disposition::Retry(reason)
             }
@@ -256,6 +261,16 @@ mod tests {
         assert_eq!(disposition(&Ok(Handled::Skipped("dup".into())), &fresh, 9, &config()), Disposition::Ack);
         let stale = TransitionError::AlreadyDone { current: StatusTypeCode::Sent, requested: StatusTypeCode::Allowed };
         assert_eq!(of(DomainError::InvalidStatus(stale), 1, 0), Disposition::Ack);
+    }
+
+    #[test]
+    fn a_message_claiming_a_huge_attempt_is_dead_lettered_not_retried() {
+        // A forged x-linebacker-attempt of 2^63-1 reads as u32::MAX.
+        for error in [unavailable(), DomainError::NotFound("r".into())] {
+            let disposition = of(error, u32::MAX, 0);
+            assert!(matches!(&disposition, Disposition::DeadLetter(reason) if reason.contains("gave up")), "{disposition:?}");
+        }
+        assert_eq!(of(DomainError::NotFound("r".into()), 1, 0), Disposition::Retry("backup request r not found".into()));
     }
 
     #[test]

@@ -58,7 +58,7 @@ where
 /// Binds the zpages port; a port already taken stops the process at start
 /// with a message naming the setting.
 pub fn serve(host: Arc<Host>) -> anyhow::Result<Server> {
-    let address = (host.settings.http.host.clone(), host.settings.zpages_port());
+    let address = (host.settings.zpages.bind.clone(), host.settings.zpages_port());
     let state = web::Data::new(State { host });
     let server = HttpServer::new(move || {
         App::new()
@@ -72,7 +72,7 @@ pub fn serve(host: Arc<Host>) -> anyhow::Result<Server> {
     .workers(1)
     .disable_signals()
     .bind(address.clone())
-    .with_context(|| format!("cannot bind the zpages port {}:{} (zpages.base_port + instance)", address.0, address.1))?
+    .with_context(|| format!("cannot bind the zpages port {}:{} (zpages.bind, zpages.base_port + instance)", address.0, address.1))?
     .run();
     Ok(server)
 }

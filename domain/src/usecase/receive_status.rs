@@ -82,6 +82,7 @@ impl MessageHandler for ReceiveStatus {
     async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError> {
         let reply: StoreStatus = serde_json::from_value(event.data.clone())
             .map_err(|error| DomainError::Invalid(format!("not a store status: {error}")))?;
+        reply.check_values().map_err(|why| DomainError::Invalid(format!("not a valid store status: {why}")))?;
         if reply.backup_request_id != event.backup_request_id {
             return Err(DomainError::Invalid("the status names another request than its envelope".into()));
         }
@@ -254,6 +255,22 @@ mod tests {
             }
             let error = receive.handle(&status_event(&request, &the_reply)).await.unwrap_err();
             assert!(matches!(&error, DomainError::Invalid(reason) if reason.contains(strip)), "{strip}: {error:?}");
+            assert!(store.backups().is_empty());
+            assert_eq!(store.request(&request.backup_request_id).unwrap().status(), Sent);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_with_a_negative_byte_count_is_a_contract_violation_before_anything_is_stored() {
+        for result in [ResultTypeCode::Succeeded, ResultTypeCode::Failed] {
+            let (store, receive) = setup();
+            let request = request_in(Sent);
+            store.put(request.clone(), None);
+            let mut the_reply = reply(&request, result);
+            the_reply.backup_byte_count = Some(-1);
+            let error = receive.handle(&status_event(&request, &the_reply)).await.unwrap_err();
+            // Invalid is dead-lettered at once by the consumer edge, not retried.
+            assert!(matches!(&error, DomainError::Invalid(reason) if reason.contains("backupByteCount")), "{error:?}");
             assert!(store.backups().is_empty());
             assert_eq!(store.request(&request.backup_request_id).unwrap().status(), Sent);
         }

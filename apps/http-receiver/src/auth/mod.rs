@@ -18,12 +18,21 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use linebacker_domain::RequesterId;
-use linebacker_runtime::settings::AuthSettings;
+use jsonwebtoken::Algorithm;
+use linebacker_domain::{ClientAuthorizations, RequesterId};
+use linebacker_runtime::Settings;
+use linebacker_runtime::settings::AppEnv;
+use tokio_util::sync::CancellationToken;
+
+mod bearer;
+mod jwks;
+
+pub use bearer::BearerAuth;
 
 pub use linebacker_domain::Scope;
 
@@ -127,29 +136,86 @@ impl<S> Deref for Authorized<S> {
     }
 }
 
+/// The signature algorithms a token may use: asymmetric only.
+pub const ACCEPTED_ALGORITHMS: [Algorithm; 4] = [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
+
 /// How callers are authenticated: not at all (`auth.enabled = false`), or
 /// with bearer tokens.
 #[derive(Clone)]
 pub enum Authenticator {
     Off,
+    Bearer {
+        auth: Arc<BearerAuth>,
+        /// Where the JWKS fetches and the client lookups run: the main
+        /// runtime, which owns the pools (see `ApiState::on_main_runtime`).
+        runtime: tokio::runtime::Handle,
+    },
 }
 
 impl Authenticator {
-    /// The authenticator `auth.*` asks for.
-    pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Self> {
-        if settings.enabled {
-            anyhow::bail!("auth.enabled: bearer-token verification is not available in this version");
+    /// The authenticator `auth.*` asks for. With bearer tokens, keeps every
+    /// issuer's keys fresh in the background until `stop`.
+    pub fn from_settings(
+        settings: &Settings,
+        clients: Arc<dyn ClientAuthorizations>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        if !settings.auth.enabled {
+            if settings.app_env != AppEnv::Test {
+                tracing::warn!("auth.enabled = false: every caller may do everything, with no identity");
+            }
+            return Ok(Self::Off);
         }
-        Ok(Self::Off)
+        let auth = Arc::new(BearerAuth::new(&settings.auth, clients, settings.http.retry_after_secs)?);
+        tokio::spawn(auth.clone().keep_keys_fresh(stop));
+        Ok(Self::Bearer { auth, runtime: tokio::runtime::Handle::current() })
     }
 
     /// The caller a request's `Authorization` header names.
     pub async fn authenticate(&self, authorization: Option<String>) -> Result<Caller, ApiError> {
-        let _ = authorization;
         match self {
             Self::Off => Ok(Caller::anonymous()),
+            Self::Bearer { auth, runtime } => {
+                let auth = auth.clone();
+                runtime
+                    .spawn(async move { auth.authenticate(authorization.as_deref()).await })
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(error = %error, "answering 500: authenticating a request failed");
+                        ApiError::new(ErrorCode::Internal, "internal error")
+                    })?
+            }
         }
     }
+}
+
+/// Operator actions take a JSON body or none. A browser page the operator
+/// happens to open can send a cross-site form or text POST without asking
+/// (no CORS preflight); with auth off nothing else would stop it, so such
+/// bodies are refused before anything runs.
+fn operator_body(request: &HttpRequest) -> Result<(), ApiError> {
+    let headers = request.headers();
+    let declares_body = headers.contains_key(header::CONTENT_TYPE)
+        || headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length.to_str().map_or(true, |length| length.trim() != "0"));
+    if !declares_body || is_json(request) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::UnsupportedMediaType, "operator endpoints take an application/json body or none"))
+    }
+}
+
+/// Whether the request's body is declared as JSON (`application/json` or
+/// `application/*+json`).
+pub fn is_json(request: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    matches!(
+        request.mime_type(),
+        Ok(Some(mime)) if mime.type_() == "application"
+            && (mime.subtype() == "json" || mime.suffix().is_some_and(|suffix| suffix == "json"))
+    )
 }
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -181,7 +247,11 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(request, payload);
+        let refused = (S::SCOPE == Scope::Operate).then(|| operator_body(request)).and_then(Result::err);
         Box::pin(async move {
+            if let Some(refused) = refused {
+                return Err(refused);
+            }
             let caller = caller.await?;
             caller.require(S::SCOPE)?;
             Ok(Self { caller, scope: PhantomData })

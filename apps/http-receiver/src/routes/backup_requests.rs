@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use linebacker_domain::request::{BackupRequest, BackupRequestId, IdempotencyKey};
 use linebacker_domain::StatusTypeCode;
@@ -77,12 +77,7 @@ fn stored_response(status: StatusCode, stored: &BackupRequest) -> HttpResponse {
 }
 
 fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
-    let is_json = matches!(
-        request.mime_type(),
-        Ok(Some(mime)) if mime.type_() == "application"
-            && (mime.subtype() == "json" || mime.suffix().is_some_and(|suffix| suffix == "json"))
-    );
-    if is_json {
+    if auth::is_json(request) {
         Ok(())
     } else {
         Err(ApiError::new(ErrorCode::UnsupportedMediaType, "the request body must be application/json"))

@@ -3,14 +3,17 @@
 
 mod backup_requests;
 mod browse;
-mod operator_dead_letters;
+pub(crate) mod operator_dead_letters;
 mod operator_recovery;
 pub mod zpages;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use linebacker_domain::DomainError;
 use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
@@ -101,34 +104,31 @@ impl ApiState {
     }
 }
 
-/// Registers every route; anything else is answered in the same JSON shape.
+/// Registers every route; anything else is answered in the same JSON shape
+/// (an unknown path by `not_found`, a method a path does not serve by
+/// `method_not_allowed_as_json`).
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("/api/backup-requests")
                 .route(web::post().to(backup_requests::create))
-                .route(web::get().to(browse::list))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::get().to(browse::list)),
         )
         .service(
             web::resource("/api/backup-requests/{backupRequestId}")
-                .route(web::get().to(backup_requests::get))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::get().to(backup_requests::get)),
         )
         .service(
             web::resource("/api/backup-requests/{backupRequestId}/history")
-                .route(web::get().to(browse::history))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::get().to(browse::history)),
         )
         .service(
             web::resource("/api/backup-requests/{backupRequestId}/cancel")
-                .route(web::post().to(browse::cancel))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::post().to(browse::cancel)),
         )
         .service(
             web::resource("/api/operator/recovery")
-                .route(web::post().to(operator_recovery::recover))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::post().to(operator_recovery::recover)),
         )
         .configure(operator_dead_letters::routes)
         .configure(crate::dashboard::routes)
@@ -142,9 +142,18 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound, format!("no route for {}", request.path())))
 }
 
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// A method a resource does not serve: actix answers 405 with the `Allow`
+/// header listing the methods it does serve (RFC 9110 §15.5.6); this gives
+/// that answer the JSON shape of every other error, keeping `Allow`.
+pub fn method_not_allowed_as_json<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (request, answered) = response.into_parts();
+    let mut json = ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!("{} is not allowed on {}", request.method(), request.path()),
-    ))
+    )
+    .error_response();
+    if let Some(allow) = answered.headers().get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, json).map_into_right_body()))
 }

@@ -18,30 +18,28 @@ use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiState, method_not_allowed};
+use super::ApiState;
 use crate::auth::{Authorized, Operate, ReadHealth};
 use crate::error::{ApiError, ErrorCode};
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
+pub const DEFAULT_LIMIT: usize = 100;
+/// `limit` is 1 to this; the OpenAPI document states the same bounds.
+pub const MAX_LIMIT: usize = 10_000;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("/api/operator/dead-letters")
-                .route(web::get().to(counts))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::get().to(counts)),
         )
         .service(
             web::resource("/api/operator/dead-letters/{queue}")
                 .route(web::get().to(list))
-                .route(web::delete().to(purge))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::delete().to(purge)),
         )
         .service(
             web::resource("/api/operator/dead-letters/{queue}/replay")
-                .route(web::post().to(replay))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::post().to(replay)),
         );
 }
 
@@ -55,7 +53,13 @@ struct Params {
 fn params(request: &HttpRequest) -> Result<Params, ApiError> {
     web::Query::<Params>::from_query(request.query_string())
         .map(web::Query::into_inner)
-        .map_err(|_| ApiError::new(ErrorCode::BadData, "limit must be a whole number"))
+        .map_err(|_| ApiError::new(ErrorCode::BadData, format!("limit must be a whole number from 1 to {MAX_LIMIT}")))
+        .and_then(|params| match params.limit {
+            Some(limit) if !(1..=MAX_LIMIT).contains(&limit) => {
+                Err(ApiError::new(ErrorCode::BadData, format!("limit must be a whole number from 1 to {MAX_LIMIT}")))
+            }
+            _ => Ok(params),
+        })
 }
 
 /// The operations on the queue named in the path, or 404.
@@ -80,7 +84,7 @@ async fn list(_caller: Authorized<ReadHealth>, request: HttpRequest, path: web::
     let limit = match params.message_id {
         // One message may sit anywhere in the queue.
         Some(_) => MAX_LIMIT,
-        None => params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
+        None => params.limit.unwrap_or(DEFAULT_LIMIT),
     };
     let mut items = state
         .on_main_runtime(async move { letters.list(limit).await })

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use linebacker_http_receiver::Application;
 use linebacker_runtime::Settings;
-use linebacker_runtime::settings::config_dir;
+use linebacker_runtime::settings::{AuthSettings, config_dir};
 use linebacker_testkit::{TestDatabase, eventually, fresh_database, unique_name};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -43,6 +43,8 @@ pub struct Overrides {
     pub env: Vec<(&'static str, String)>,
     /// Wait for readyz 200 before returning.
     pub skip_ready_wait: bool,
+    /// Bearer-token auth (issuers are lists, which variables cannot set).
+    pub auth: Option<AuthSettings>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -61,7 +63,10 @@ pub async fn spawn_app_with(overrides: Overrides) -> TestApp {
     let mut env = test_env(&database_url, &exchange, &queue_prefix);
     env.insert("LINEBACKER__HTTP__PORT".into(), "0".into());
     env.extend(overrides.env.into_iter().map(|(key, value)| (key.to_owned(), value)));
-    let settings = Settings::load_from(&config_dir().unwrap(), &env).unwrap();
+    let mut settings = Settings::load_from(&config_dir().unwrap(), &env).unwrap();
+    if let Some(auth) = overrides.auth {
+        settings.auth = auth;
+    }
 
     let application = Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
