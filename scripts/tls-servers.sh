@@ -109,9 +109,20 @@ rabbit_tls_ctl() {
     as_root env HOME=/var/lib/rabbitmq rabbitmqctl -q -n "$RABBIT_TLS_NODE" "$@"
 }
 
+# True when the server on 127.0.0.1:port presents this checkout's
+# server.pem: a server started by another checkout (with a CA of its own)
+# would fail every test that trusts this one's ca.pem.
+serves_our_certificate() {
+    local port=$1 served ours
+    served="$(openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null)" || return 1
+    ours="$(openssl x509 -in "$TLS_DIR/server.pem" -noout -fingerprint -sha256)"
+    [[ -n $served && $served == "$ours" ]]
+}
+
 ensure_rabbitmq_tls() {
     if port_open 127.0.0.1 "$RABBIT_TLS_PORT"; then
-        [[ -n $CERTS_RENEWED ]] || return 0
+        [[ -n $CERTS_RENEWED ]] || ! serves_our_certificate "$RABBIT_TLS_PORT" || return 0
         say "stopping RabbitMQ node $RABBIT_TLS_NODE: its certificate was renewed"
         rabbit_tls_ctl stop || true
         wait_until 30 "RabbitMQ node $RABBIT_TLS_NODE to stop" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$RABBIT_TLS_PORT'"
@@ -163,11 +174,16 @@ ensure_azurite_tls() {
     # Entra ID tests.
     local args=(--cert "$TLS_DIR/server.pem" --key "$TLS_DIR/server.key" --oauth basic)
     if port_open 127.0.0.1 "$AZURITE_TLS_PORT"; then
-        if [[ -z $CERTS_RENEWED && $(cat "$args_file" 2>/dev/null) == "${args[*]}" ]] || [[ ! -f $pid_file ]]; then
+        if [[ -z $CERTS_RENEWED && $(cat "$args_file" 2>/dev/null) == "${args[*]}" ]] &&
+            serves_our_certificate "$AZURITE_TLS_PORT"; then
             return 0
         fi
         say "stopping Azurite over HTTPS: its certificate or options changed"
-        kill -- -"$(cat "$pid_file")" 2>/dev/null || true
+        local pid
+        pid="$(cat "$pid_file" 2>/dev/null)" ||
+            # Started by another checkout: the process that listens there.
+            pid="$(ss -Hltnp "sport = :$AZURITE_TLS_PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)"
+        [[ -n $pid ]] && { kill -- -"$(ps -o pgid= "$pid" | tr -d ' ')" 2>/dev/null || kill "$pid" 2>/dev/null || true; }
         wait_until 30 "Azurite over HTTPS to stop" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$AZURITE_TLS_PORT'"
     fi
     say "starting Azurite queue service over HTTPS on 127.0.0.1:$AZURITE_TLS_PORT (log: .run/azurite-tls.log)"
