@@ -106,6 +106,10 @@ python_tool() {
 python_tool openapi-venv openapi_spec_validator openapi-spec-validator LINEBACKER_OPENAPI_VALIDATOR_PYTHON
 # The interop tests play the BZI with Microsoft's own Python SDK.
 python_tool azure-sdk-venv azure.storage.queue azure-storage-queue LINEBACKER_AZURE_SDK_PYTHON
+# The receiver's schemathesis test fuzzes the API from its served document
+# (a pinned release, so a new one cannot change what passes).
+python_tool schemathesis-venv schemathesis schemathesis==4.32.5 LINEBACKER_SCHEMATHESIS_PYTHON
+export LINEBACKER_SCHEMATHESIS="$LB_RUN_DIR/schemathesis-venv/bin/schemathesis"
 
 say "cleaning up after earlier test runs"
 drop_leftover_databases

@@ -245,7 +245,8 @@ fn http_server(
             .wrap_fn(crate::observe::observe)
             .configure(routes::configure)
             .configure(crate::openapi::configure)
-            .route("/metrics", web::get().to(crate::observe::metrics_page))
+            // A resource, so that another method is 405 with `Allow`, not 404.
+            .service(web::resource("/metrics").route(web::get().to(crate::observe::metrics_page)))
             .default_service(web::to(routes::not_found))
     })
     // The process's own signal handling (runtime::shutdown_on_signals)

@@ -25,7 +25,7 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
 #[serde(rename_all = "camelCase")]
 struct NewBackupRequest {
     /// Must be `2022-05-22`.
-    #[schema(example = "2022-05-22")]
+    #[schema(example = "2022-05-22", pattern = "^2022-05-22$")]
     api_version: String,
     #[schema(min_length = 1, max_length = 50, example = "job-17")]
     backup_job_id: String,
@@ -215,11 +215,11 @@ fn get_backup_request() {}
                    `get-backup-request` only the caller's own requests, with `read-health` every requester's.",
     params(
         ("status" = Option<StatusTypeCode>, Query, description = "Only requests in this status"),
-        ("backupJobId" = Option<String>, Query, description = "Only requests of this job"),
+        ("backupJobId" = Option<String>, Query, min_length = 1, max_length = 50, description = "Only requests of this job"),
         ("requesterId" = Option<String>, Query, description = "Only requests of this requester"),
-        ("receivedFrom" = Option<String>, Query, description = "RFC 3339: received at or after"),
-        ("receivedTo" = Option<String>, Query, description = "RFC 3339: received before"),
-        ("limit" = Option<u16>, Query, description = "1–500, default 50"),
+        ("receivedFrom" = Option<String>, Query, format = DateTime, description = "RFC 3339: received at or after"),
+        ("receivedTo" = Option<String>, Query, format = DateTime, description = "RFC 3339: received before"),
+        ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "1–500, default 50"),
         ("cursor" = Option<String>, Query, description = "The `nextCursor` of the previous page"),
     ),
     responses(
