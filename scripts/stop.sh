@@ -2,9 +2,10 @@
 # THE stop command: stops what scripts/run.sh started. The linebacker
 # processes under PM2 stop gracefully (SIGINT, then SIGKILL after the
 # kill_timeout of ecosystem.config.js), then the PM2 daemon itself and the
-# Azurite that scripts/setup.sh started (.run/azurite.pid). PostgreSQL and
-# RabbitMQ are machine services that other programs may use: they keep
-# running. Safe to run when nothing is running.
+# Azurite that scripts/setup.sh started (.run/azurite.pid), and the TLS test
+# servers scripts/test.sh starts. The machine's own PostgreSQL and RabbitMQ
+# are services that other programs may use: they keep running. Safe to run
+# when nothing is running.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,5 +37,22 @@ if [[ -f $pid_file ]]; then
         kill -KILL -- "-$pid" 2>/dev/null || true
     fi
     rm -f "$pid_file"
+fi
+# The TLS test servers of scripts/tls-servers.sh (started by scripts/test.sh),
+# when they run: an HTTPS Azurite, a RabbitMQ node and a PostgreSQL cluster,
+# each on ports of its own.
+tls_pid_file="$LB_RUN_DIR/azurite-tls.pid"
+if [[ -f $tls_pid_file ]] && kill -0 "$(cat "$tls_pid_file")" 2>/dev/null; then
+    say "stopping Azurite over HTTPS (process group $(cat "$tls_pid_file"))"
+    kill -TERM -- "-$(cat "$tls_pid_file")" 2>/dev/null || true
+fi
+rm -f "$tls_pid_file"
+if port_open 127.0.0.1 5671; then
+    say "stopping RabbitMQ node lbtls@localhost"
+    as_root env HOME=/var/lib/rabbitmq rabbitmqctl -q -n lbtls@localhost stop >/dev/null 2>&1 || true
+fi
+if command -v pg_ctlcluster >/dev/null && pg_isready -h 127.0.0.1 -p 5433 -q 2>/dev/null; then
+    say "stopping PostgreSQL cluster $(pg_version)/lbtls"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" lbtls stop || true
 fi
 say "stopped"
