@@ -83,6 +83,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
 
     let examples = std::env::var(EXAMPLES_ENV).unwrap_or_else(|_| DEFAULT_EXAMPLES.to_owned());
     let run = tokio::process::Command::new(&executable)
+        // Its cache (`.schemathesis/`) goes where cargo keeps test files.
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .arg("run")
         .arg(app.url("/api-docs/openapi.json"))
         .args(["--checks", "all"])
