@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use linebacker_backup_system_simulator::{Simulator, SimulatorSettings};
+use linebacker_simulator::{Simulator, SimulatorSettings};
 use linebacker_runtime::{shutdown_on_signals, telemetry};
 
 #[tokio::main]

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use linebacker_http_receiver::Application;
+use linebacker_receiver::Application;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
 
 #[tokio::main]

@@ -4,6 +4,7 @@
 //! or still waiting in the outbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
+#[path = "../../../components/receiver/tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashSet;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use linebacker_azure_queue::AzureStatusInbox;
 use linebacker_domain::usecase::ForwardStatuses;
-use linebacker_worker::breaker::Gate;
-use linebacker_worker::{Host, poll_with_backoff, run_worker};
+use linebacker_platform::breaker::Gate;
+use linebacker_platform::{Host, poll_with_backoff, run_worker};
 
 const IDLE_START: Duration = Duration::from_millis(100);
 

@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use linebacker_domain::dead_letter::DeadLetterQueue;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
-use linebacker_worker::{DeadLetterQueues, rabbit_settings};
-use linebacker_worker::dead_letters::QueueCount;
+use linebacker_platform::{DeadLetterQueues, rabbit_settings};
+use linebacker_platform::dead_letters::QueueCount;
 
 #[derive(Debug, Subcommand)]
 pub enum DeadLetterCommand {

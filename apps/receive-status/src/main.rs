@@ -8,7 +8,7 @@ use std::time::Duration;
 use linebacker_backup_job_http::HttpBackupJobService;
 use linebacker_domain::ports::WorkQueue;
 use linebacker_domain::usecase::ReceiveStatus;
-use linebacker_worker::run_worker;
+use linebacker_platform::run_worker;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -21,7 +21,7 @@ use linebacker_azure_queue::QueueClient;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::settings::HeartbeatSettings;
-use linebacker_worker::heartbeat::Roster;
+use linebacker_platform::heartbeat::Roster;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,7 @@ pub struct ApiState {
     pub retry_after_secs: u32,
     pub body_limit_bytes: usize,
     /// The parking queues operators list, replay and purge.
-    pub dead_letters: linebacker_worker::DeadLetterQueues,
+    pub dead_letters: linebacker_platform::DeadLetterQueues,
     pub health: HealthState,
     /// The dashboard's last hour.
     pub samples: Arc<crate::dashboard::samples::SampleRing>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use linebacker_azure_queue::QueueClient;
 use linebacker_azure_queue::testing::{require_azurite, unique_queue_name};
-use linebacker_backup_system_simulator::{Simulator, SimulatorSettings};
+use linebacker_simulator::{Simulator, SimulatorSettings};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

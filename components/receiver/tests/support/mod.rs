@@ -9,7 +9,7 @@ pub mod amqp;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use linebacker_http_receiver::Application;
+use linebacker_receiver::Application;
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::{AuthSettings, config_dir};
 use linebacker_testkit::{TestDatabase, eventually, fresh_database, unique_name};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use linebacker_domain::usecase::RecoverPending;
-use linebacker_worker::retry_until_done;
+use linebacker_platform::retry_until_done;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

@@ -22,7 +22,7 @@ use linebacker_domain::{
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{BrokerProbe, amqp_url, delete_exchange, eventually, fresh_database, unique_name};
-use linebacker_worker::{ConsumerConfig, ConsumerStats, consume};
+use linebacker_platform::{ConsumerConfig, ConsumerStats, consume};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(15);

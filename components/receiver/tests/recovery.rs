@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use linebacker_domain::BackupRequestId;
 use linebacker_domain::ports::RecoveryLock;
-use linebacker_http_receiver::Application;
+use linebacker_receiver::Application;
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::config_dir;

@@ -20,8 +20,8 @@ use linebacker_runtime::{Settings, TokioTimer};
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::metrics::metrics;
-use linebacker_worker::heartbeat::{self, Roster};
-use linebacker_worker::{pg_config, queue_service_config, rabbit_settings, retry_policy, retry_until_done};
+use linebacker_platform::heartbeat::{self, Roster};
+use linebacker_platform::{pg_config, queue_service_config, rabbit_settings, retry_policy, retry_until_done};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -147,7 +147,7 @@ impl Application {
             stopping: stopping.clone(),
             retry_after_secs: settings.http.retry_after_secs,
             body_limit_bytes: settings.http.body_limit_bytes,
-            dead_letters: linebacker_worker::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
+            dead_letters: linebacker_platform::DeadLetterQueues::new(&settings, rabbit.as_deref().cloned()),
             health,
             samples: Arc::new(crate::dashboard::samples::SampleRing::new(crate::dashboard::samples::KEPT)),
         });
