@@ -139,3 +139,19 @@ start_azurite_queue() {
         exit 1
     fi
 }
+
+# Creates the database `linebacker` the default database.url names, unless
+# LINEBACKER__DATABASE__URL points elsewhere (that one must exist).
+ensure_linebacker_database() {
+    if [[ -n ${LINEBACKER__DATABASE__URL:-} ]]; then
+        say "database: using LINEBACKER__DATABASE__URL (it must exist already)"
+    elif [[ $(pg -d postgres -Atc "select 1 from pg_database where datname = 'linebacker'") != 1 ]]; then
+        say "database: creating linebacker"
+        pg -d postgres -c 'create database linebacker'
+    fi
+}
+
+# Whether the receiver at URL ($1) answers readyz with 200.
+receiver_ready() {
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/api/zpages/readyz") == 200 ]]
+}

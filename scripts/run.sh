@@ -22,12 +22,7 @@ bash "$LB_ROOT/scripts/setup.sh"
 use_cargo
 cd "$LB_ROOT"
 
-if [[ -n ${LINEBACKER__DATABASE__URL:-} ]]; then
-    say "database: using LINEBACKER__DATABASE__URL (it must exist already)"
-elif [[ $(pg -d postgres -Atc "select 1 from pg_database where datname = 'linebacker'") != 1 ]]; then
-    say "database: creating linebacker"
-    pg -d postgres -c 'create database linebacker'
-fi
+ensure_linebacker_database
 
 say "building release binaries: cargo build --release --locked --bins"
 cargo build --release --locked --bins
@@ -40,10 +35,7 @@ say "starting under PM2: npx pm2 startOrRestart ecosystem.config.js --env $APP_E
 npx --no-install pm2 startOrRestart ecosystem.config.js --env "$APP_ENV" --update-env
 
 say "waiting for $base/api/zpages/readyz (up to ${READY_WAIT_SECONDS}s)"
-receiver_ready() {
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/api/zpages/readyz") == 200 ]]
-}
-if ! wait_until "$READY_WAIT_SECONDS" "http-receiver ($base/api/zpages/readyz)" receiver_ready; then
+if ! wait_until "$READY_WAIT_SECONDS" "http-receiver ($base/api/zpages/readyz)" receiver_ready "$base"; then
     npx --no-install pm2 logs --nostream --lines 50
     exit 1
 fi

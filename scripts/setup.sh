@@ -104,6 +104,15 @@ ensure_azurite() {
 }
 
 main() {
+    # With arguments, only those parts: `setup.sh tools postgres` is what
+    # dev mode needs.
+    if (($# > 0)); then
+        local part
+        for part in "$@"; do
+            "ensure_$part"
+        done
+        return 0
+    fi
     ensure_tools
     ensure_node_modules
     ensure_chromium

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# THE stop command: stops what scripts/run.sh started. The linebacker
+# THE stop command: stops what scripts/run.sh (or scripts/dev.sh) started. The linebacker
 # processes under PM2 stop gracefully (SIGINT, then SIGKILL after the
 # kill_timeout of ecosystem.config.js), then the PM2 daemon itself and the
 # Azurite that scripts/setup.sh started (.run/azurite.pid), and the TLS test
@@ -21,6 +21,18 @@ if [[ -f $daemon_pid_file ]] && kill -0 "$(cat "$daemon_pid_file")" 2>/dev/null;
     say "stopping the PM2 daemon: npx pm2 kill"
     pm2 kill >/dev/null 2>&1 || true
 fi
+
+# linebacker-dev, when scripts/dev.sh started it: SIGINT, its graceful stop.
+dev_pid_file="$LB_RUN_DIR/linebacker-dev.pid"
+if [[ -f $dev_pid_file ]] && kill -0 "$(cat "$dev_pid_file")" 2>/dev/null; then
+    say "stopping linebacker-dev (pid $(cat "$dev_pid_file"))"
+    kill -INT "$(cat "$dev_pid_file")" 2>/dev/null || true
+    for _ in $(seq 1 30); do
+        kill -0 "$(cat "$dev_pid_file")" 2>/dev/null || break
+        sleep 0.5
+    done
+fi
+rm -f "$dev_pid_file"
 
 pid_file="$LB_RUN_DIR/azurite.pid"
 if [[ -f $pid_file ]]; then

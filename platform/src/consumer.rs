@@ -6,7 +6,7 @@
 //! transaction committed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,6 +17,8 @@ use linebacker_domain::{DomainError, DomainEvent};
 use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Breaker, Gate, combined_gate};
+use crate::host::Host;
+use crate::stats::ConsumerStats;
 
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -81,33 +83,23 @@ pub fn disposition(
     }
 }
 
-/// Message counts of one consumer, for health pages.
-#[derive(Debug, Default)]
-pub struct ConsumerStats {
-    pub consumed: AtomicU64,
-    pub acked: AtomicU64,
-    pub retried: AtomicU64,
-    pub dead_lettered: AtomicU64,
-}
-
-impl ConsumerStats {
-    /// Counts a poll of the interface's status queue.
-    pub fn record_forwarded(&self, done: &linebacker_domain::usecase::Forwarded) {
-        let taken = done.taken() as u64;
-        self.consumed.fetch_add(taken, Ordering::Relaxed);
-        self.acked.fetch_add(done.published as u64, Ordering::Relaxed);
-        self.retried.fetch_add(done.left as u64, Ordering::Relaxed);
-        self.dead_lettered.fetch_add(done.parked as u64, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "consumed": self.consumed.load(Ordering::Relaxed),
-            "acked": self.acked.load(Ordering::Relaxed),
-            "retried": self.retried.load(Ordering::Relaxed),
-            "deadLettered": self.dead_lettered.load(Ordering::Relaxed),
-        })
-    }
+/// Consumes `queue` for a component of `host` until `stop`, gated by
+/// `breakers`: those of the dependencies its use case calls.
+pub async fn consume_for(
+    host: &Host,
+    queue: WorkQueue,
+    handler: Arc<dyn MessageHandler>,
+    breakers: Vec<Arc<Breaker>>,
+    stop: CancellationToken,
+) {
+    let config = ConsumerConfig {
+        queue,
+        prefetch: host.settings.rabbitmq.prefetch,
+        max_attempts: host.settings.worker.max_attempts,
+        not_found_grace: Duration::from_secs(host.settings.worker.not_found_grace_secs),
+    };
+    let stats = host.consumer_stats(queue.name());
+    consume(host.message_bus(), handler, config, stats, breakers, stop).await;
 }
 
 /// How long to wait before subscribing again after the subscription failed.

@@ -1,26 +1,26 @@
 //! Which adapter operates which parking queue, for the operator's command
 //! line and the receiver's operator endpoints alike: the work queues'
-//! `<name>.dead` live on RabbitMQ, `store-statuses-poison` on the BZI's
-//! queue service.
+//! `<name>.dead` live on the bus (RabbitMQ, or the in-memory bus of dev
+//! mode), `store-statuses-poison` on the BZI's queue service (or the BZI
+//! played in the process).
 
 use std::sync::Arc;
 
 use linebacker_azure_queue::{AzurePoisonLetters, QueueClient};
 use linebacker_domain::DomainError;
 use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
-use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
 use serde::Serialize;
 
-use crate::host::queue_service_config;
+use crate::config::queue_service_config;
+use crate::host::{Bus, Host};
 
 /// Every parking queue of the system.
 #[derive(Clone)]
 pub struct DeadLetterQueues {
-    /// `None` in dev mode (`bus.kind = memory`).
-    rabbit: Option<RabbitBus>,
+    bus: Bus,
     /// An error when `azure_queue.*` is invalid, reported on use.
-    poison: Result<AzurePoisonLetters, String>,
+    poison: Result<Arc<dyn DeadLetters>, String>,
 }
 
 /// How many messages a parking queue holds, or why that is unknown.
@@ -33,27 +33,37 @@ pub struct QueueCount {
 }
 
 impl DeadLetterQueues {
-    /// Connects to nothing yet.
-    pub fn new(settings: &Settings, rabbit: Option<RabbitBus>) -> Self {
+    /// The parking queues on `bus` and on the BZI's Azure account;
+    /// connects to nothing yet.
+    pub fn new(settings: &Settings, bus: Bus) -> Self {
         let config = queue_service_config(settings);
         let azure = &settings.azure_queue;
         let poison = QueueClient::new(&config, &azure.poison_queue)
             .and_then(|poison| Ok(AzurePoisonLetters::new(poison, QueueClient::new(&config, &azure.statuses_queue)?)))
+            .map(|poison| Arc::new(poison) as Arc<dyn DeadLetters>)
             .map_err(|error| format!("azure_queue settings: {error:#}"));
-        Self { rabbit, poison }
+        Self { bus, poison }
+    }
+
+    /// The parking queues of the process `host` runs: its bus, and its BZI
+    /// (played in the process, or on Azure).
+    pub fn of(host: &Host) -> Self {
+        let mut queues = Self::new(&host.settings, host.bus.clone());
+        if let Some(interface) = host.externals.in_process_interface() {
+            queues.poison = Ok(interface.poison.clone());
+        }
+        queues
     }
 
     /// The operations on `queue`.
     pub fn queue(&self, queue: DeadLetterQueue) -> Result<Arc<dyn DeadLetters>, DomainError> {
         match queue {
-            DeadLetterQueue::Work(work) => match &self.rabbit {
-                Some(rabbit) => Ok(Arc::new(rabbit.dead_letters(work))),
-                None => Err(DomainError::unavailable(anyhow::anyhow!(
-                    "work-queue dead letters live on RabbitMQ; with bus.kind = memory there are none to operate"
-                ))),
+            DeadLetterQueue::Work(work) => match &self.bus {
+                Bus::Rabbit(rabbit) => Ok(Arc::new(rabbit.dead_letters(work))),
+                Bus::Memory(memory) => Ok(Arc::new(memory.parking(work))),
             },
             DeadLetterQueue::StatusPoison => match &self.poison {
-                Ok(poison) => Ok(Arc::new(poison.clone())),
+                Ok(poison) => Ok(poison.clone()),
                 Err(reason) => Err(DomainError::Unexpected(anyhow::anyhow!("{reason}"))),
             },
         }

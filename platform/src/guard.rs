@@ -115,21 +115,21 @@ impl<T: BackupRepository> BackupRepository for Guarded<T> {
 }
 
 #[async_trait]
-impl<T: BackupJobService> BackupJobService for Guarded<T> {
+impl<T: BackupJobService + ?Sized> BackupJobService for Guarded<Arc<T>> {
     async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError> {
         self.seen(self.inner.find_job(id).await)
     }
 }
 
 #[async_trait]
-impl<T: BackupInterface> BackupInterface for Guarded<T> {
+impl<T: BackupInterface + ?Sized> BackupInterface for Guarded<Arc<T>> {
     async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError> {
         self.seen(self.inner.send(request).await)
     }
 }
 
 #[async_trait]
-impl<T: StatusInbox> StatusInbox for Guarded<T> {
+impl<T: StatusInbox + ?Sized> StatusInbox for Guarded<Arc<T>> {
     async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
         self.seen(self.inner.receive(max, visibility_timeout).await)
     }

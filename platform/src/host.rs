@@ -1,81 +1,133 @@
-//! The life of a worker process: settings and logs, adapters built from the
-//! settings (connecting lazily, so the process starts while a dependency is
-//! down), zpages, an outbox relay for the events its use case writes; then
-//! the work, until SIGINT or SIGTERM; then a graceful stop: no new work,
-//! in-flight work finished within `shutdown.deadline_ms`, the outbox flushed,
-//! connections closed, exit 0.
+//! What every component of a process shares, built once by the process
+//! builder: the settings, the database pool, the message bus (RabbitMQ, or
+//! the in-memory bus of dev mode), the process's identity, its breakers and
+//! message counts, whether the schema is in place, and the token that says
+//! the process is stopping. Connecting is lazy: a process starts while a
+//! dependency is down, and shows it in `readyz`.
 
-use std::future::Future;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use linebacker_azure_queue::{EntraIdCredentials, MessageEncoding, QueueAuth, QueueServiceConfig};
-use linebacker_domain::ports::MessageBus;
-use linebacker_domain::usecase::MessageHandler;
+use chrono::{DateTime, Utc};
+use linebacker_domain::ports::{BackupInterface, BackupJobService, MessageBus, StatusInbox};
 use linebacker_memory::InMemoryBus;
-use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
-use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
+use linebacker_postgres::{Database, PgStore};
+use linebacker_rabbitmq::RabbitBus;
+use linebacker_runtime::Settings;
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
-use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::{AzureAuthMode, AzureMessageEncoding, AzureQueueSettings, BusKind, ConfigError};
-use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
-use secrecy::{ExposeSecret, SecretString};
+use linebacker_runtime::settings::BusKind;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Breaker, BreakerConfig};
-use crate::consumer::{ConsumerConfig, ConsumerStats, consume};
+use crate::externals::{self, Externals};
 use crate::guard::Guarded;
-use crate::retry::retry_until_done;
-use crate::zpages;
+use crate::stats::ConsumerStats;
 
-/// What a worker's use case gets from its process.
+/// The message bus the settings chose. The RabbitMQ bus is kept as itself
+/// too: the topology, heartbeats, queue counts and dead letters need it.
+#[derive(Clone)]
+pub enum Bus {
+    Rabbit(RabbitBus),
+    Memory(InMemoryBus),
+}
+
+impl Bus {
+    fn from_settings(settings: &Settings, process: &str) -> Self {
+        match settings.bus.kind {
+            BusKind::Rabbitmq => Self::Rabbit(RabbitBus::new(crate::rabbit_settings(settings, process))),
+            BusKind::Memory => Self::Memory(InMemoryBus::with_retry_policy(crate::retry_policy(settings))),
+        }
+    }
+
+    pub fn port(&self) -> Arc<dyn MessageBus> {
+        match self {
+            Self::Rabbit(rabbit) => Arc::new(rabbit.clone()),
+            Self::Memory(memory) => Arc::new(memory.clone()),
+        }
+    }
+
+    pub fn rabbit(&self) -> Option<&RabbitBus> {
+        match self {
+            Self::Rabbit(rabbit) => Some(rabbit),
+            Self::Memory(_) => None,
+        }
+    }
+
+    /// `up`, `down` or `in-memory`, as `readyz` names it.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Rabbit(rabbit) if rabbit.is_connected() => "up",
+            Self::Rabbit(_) => "down",
+            Self::Memory(_) => "in-memory",
+        }
+    }
+}
+
+/// What a component gets from its process.
 pub struct Host {
     pub process: &'static str,
     pub settings: Settings,
     pub database: Database,
-    pub bus: Arc<dyn MessageBus>,
-    /// Cancelled on SIGINT/SIGTERM: stop taking new work.
-    pub shutdown: CancellationToken,
-    pub stats: Arc<ConsumerStats>,
-    rabbit: Option<RabbitBus>,
+    pub bus: Bus,
     pub identity: Identity,
+    /// When the process started: startup recovery re-emits what was left
+    /// waiting before it.
+    pub started_at: DateTime<Utc>,
+    /// Cancelled once the process starts to stop (a signal, or a component
+    /// that ended): `livez` turns 503 and start-up retries give up.
+    pub stopping: CancellationToken,
+    /// True once the migrations are applied (at once when the process does
+    /// not apply them).
+    pub schema_ready: watch::Receiver<bool>,
+    /// The job service and the BZI, as configured or as simulated in-process.
+    pub externals: Externals,
     usage: UsageMeter,
-    stopping: AtomicBool,
-    /// One breaker per dependency the work needs, made by `breaker`.
+    /// Whether a component of this process needs the broker to work (a
+    /// consumer): then a broker that is down makes the process not ready.
+    needs_broker: AtomicBool,
     breakers: Mutex<Vec<Arc<Breaker>>>,
+    consumers: Mutex<Vec<(String, Arc<ConsumerStats>)>>,
 }
 
 impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
-    pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let settings_instance = settings.instance;
-        let database = Database::connect_lazy(&pg_config(&settings)?)?;
-        let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
-            BusKind::Rabbitmq => {
-                let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
-                (Arc::new(rabbit.clone()), Some(rabbit))
-            }
-            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(retry_policy(&settings))), None),
-        };
+    pub(crate) fn new(
+        process: &'static str,
+        settings: Settings,
+        schema_ready: watch::Receiver<bool>,
+    ) -> anyhow::Result<Self> {
+        let database = Database::connect_lazy(&crate::pg_config(&settings)?)?;
+        let bus = Bus::from_settings(&settings, process);
+        let identity = Identity::this_process(process, settings.instance);
         Ok(Self {
             process,
-            settings,
             database,
             bus,
-            shutdown,
-            stats: Arc::new(ConsumerStats::default()),
-            rabbit,
-            identity: Identity::this_process(process, settings_instance),
+            identity,
+            started_at: linebacker_domain::request::now(),
+            stopping: CancellationToken::new(),
+            schema_ready,
+            externals: Externals::default(),
             usage: UsageMeter::new(),
-            stopping: AtomicBool::new(false),
+            needs_broker: AtomicBool::new(false),
             breakers: Mutex::new(Vec::new()),
+            consumers: Mutex::new(Vec::new()),
+            settings,
         })
     }
 
-    /// The breaker of dependency `name`, made on first use. Every breaker of
-    /// the process gates its consumption.
+    pub(crate) fn set_needs_broker(&self, needs: bool) {
+        self.needs_broker.store(needs, Ordering::SeqCst);
+    }
+
+    /// The bus as the use cases see it.
+    pub fn message_bus(&self) -> Arc<dyn MessageBus> {
+        self.bus.port()
+    }
+
+    /// The breaker of dependency `name`, made on first use and shared by
+    /// every component of the process that uses the dependency.
     pub fn breaker(&self, name: &'static str) -> Arc<Breaker> {
         let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = breakers.iter().find(|b| b.name == name) {
@@ -86,8 +138,8 @@ impl Host {
             name,
             BreakerConfig {
                 failure_threshold: settings.failure_threshold,
-                open_for: Duration::from_millis(settings.open_ms),
-                max_open_for: Duration::from_millis(settings.max_open_ms),
+                open_for: std::time::Duration::from_millis(settings.open_ms),
+                max_open_for: std::time::Duration::from_millis(settings.max_open_ms),
             },
         ));
         breakers.push(breaker.clone());
@@ -104,10 +156,21 @@ impl Host {
         self.guarded("database", self.database.store_of(&self.identity.name))
     }
 
-    /// Every breaker's state, for health pages.
-    pub fn breaker_states(&self) -> serde_json::Value {
-        let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
-        breakers.iter().map(|b| (b.name.to_owned(), serde_json::Value::from(b.state_name()))).collect()
+    /// The message counts of the consumer of `source` (a work queue, or the
+    /// BZI's status queue), made on first use.
+    pub fn consumer_stats(&self, source: &str) -> Arc<ConsumerStats> {
+        let mut consumers = self.consumers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, existing)) = consumers.iter().find(|(name, _)| name == source) {
+            return existing.clone();
+        }
+        let stats = Arc::new(ConsumerStats::default());
+        consumers.push((source.to_owned(), stats.clone()));
+        stats
+    }
+
+    /// Every consumer's counts, by the queue it reads.
+    pub fn all_consumer_stats(&self) -> Vec<(String, Arc<ConsumerStats>)> {
+        self.consumers.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Every breaker's state as a metric (`Breaker::level`).
@@ -119,232 +182,60 @@ impl Host {
         self.breakers.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Whether this process's dependencies are usable now: the database and
-    /// the broker answer, and no breaker is open (its external system, or
-    /// the database, keeps failing). With each dependency's state.
+    /// Whether the process can do its work now: the database answers with
+    /// the schema in place, the broker answers when a component needs it
+    /// (the receiver's outbox keeps events while it is away), and no breaker
+    /// is open. With each dependency's state.
     pub async fn readiness(&self) -> Readiness {
-        let database = self.database.is_ready().await;
-        let broker = match &self.rabbit {
-            Some(rabbit) if rabbit.is_connected() => "up",
-            Some(_) => "down",
-            None => "in-memory",
+        let database = match (self.database.is_ready().await, *self.schema_ready.borrow()) {
+            (false, _) => "down",
+            (true, false) => "migrating",
+            (true, true) => "up",
         };
+        let broker = self.bus.state();
         let breakers = self.all_breakers();
-        let ready = database && broker != "down" && !breakers.iter().any(|b| b.is_open());
-        let mut dependencies = serde_json::json!({
-            "database": if database { "up" } else { "down" },
-            "broker": broker,
-        });
+        let broker_ok = broker != "down" || !self.needs_broker.load(Ordering::SeqCst);
+        let ready = database == "up" && broker_ok && !breakers.iter().any(|b| b.is_open());
+        let mut dependencies = serde_json::json!({ "database": database, "broker": broker });
         if let serde_json::Value::Object(fields) = &mut dependencies {
             for breaker in breakers.iter().filter(|b| b.name != "database") {
                 fields.insert(breaker.name.to_owned(), serde_json::Value::from(breaker.state_name()));
             }
         }
-        Readiness { ready, stopping: self.is_stopping() || self.shutdown.is_cancelled(), dependencies }
+        Readiness { ready, stopping: self.stopping.is_cancelled(), dependencies }
     }
 
-    /// This process's `healthz` (SPEC §7), also sent as its heartbeat.
+    /// This process's `healthz` (SPEC §7), also sent as its heartbeat: with
+    /// its breakers and message counts when it consumes.
     pub async fn health(&self) -> serde_json::Value {
         let mut health = common_health(&self.identity, &self.usage, self.readiness().await);
-        if let serde_json::Value::Object(fields) = &mut health {
-            fields.insert("breakers".to_owned(), self.breaker_states());
-            fields.insert("messages".to_owned(), self.stats.snapshot());
+        let consumers = self.all_consumer_stats();
+        if let (serde_json::Value::Object(fields), false) = (&mut health, consumers.is_empty()) {
+            let breakers = self.all_breakers();
+            let states = breakers.iter().map(|b| (b.name.to_owned(), serde_json::Value::from(b.state_name())));
+            fields.insert("breakers".to_owned(), states.collect());
+            let total = ConsumerStats::default();
+            for (_, stats) in &consumers {
+                total.add(stats);
+            }
+            fields.insert("messages".to_owned(), total.snapshot());
         }
         health
     }
 
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+    /// The backup job service: provided in-process, or over HTTP at
+    /// `backup_job_service.url`.
+    pub fn job_service(&self) -> anyhow::Result<Arc<dyn BackupJobService>> {
+        externals::job_service(&self.externals, &self.settings)
     }
 
-    /// Consumes the work queue of `handler` until shutdown.
-    pub async fn consume(&self, queue: linebacker_domain::ports::WorkQueue, handler: Arc<dyn MessageHandler>) {
-        let config = ConsumerConfig {
-            queue,
-            prefetch: self.settings.rabbitmq.prefetch,
-            max_attempts: self.settings.worker.max_attempts,
-            not_found_grace: Duration::from_secs(self.settings.worker.not_found_grace_secs),
-        };
-        let breakers = self.all_breakers();
-        consume(self.bus.clone(), handler, config, self.stats.clone(), breakers, self.shutdown.clone()).await;
+    /// The BZI's request queue: provided in-process, or on Azure.
+    pub async fn interface_requests(&self) -> anyhow::Result<Arc<dyn BackupInterface>> {
+        externals::interface_requests(&self.externals, &self.settings).await
     }
 
-    /// Readies the database and the broker in the background, retrying
-    /// with backoff until they answer: a dependency that is down at start
-    /// shows in `readyz`, it does not crash the process.
-    fn prepare_dependencies(self: &Arc<Self>) {
-        if self.settings.database.migrate_on_start {
-            let database = self.database.clone();
-            let stop = self.shutdown.clone();
-            tokio::spawn(async move { retry_until_done("applying migrations", stop, || database.migrate()).await });
-        }
-        if let Some(rabbit) = self.rabbit.clone() {
-            let stop = self.shutdown.clone();
-            tokio::spawn(async move {
-                retry_until_done("declaring the broker topology", stop, || rabbit.declare_topology()).await
-            });
-        }
+    /// The BZI's status queue: provided in-process, or on Azure.
+    pub async fn status_inbox(&self) -> anyhow::Result<Arc<dyn StatusInbox>> {
+        externals::status_inbox(&self.externals, &self.settings).await
     }
-}
-
-impl Host {
-    /// The BZI's queue service account, from `azure_queue.*`.
-    pub fn queue_service_config(&self) -> QueueServiceConfig {
-        queue_service_config(&self.settings)
-    }
-}
-
-/// The BZI's queue service account, from `azure_queue.*`.
-pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
-    let azure = &settings.azure_queue;
-    QueueServiceConfig {
-        account_uri: azure.account_uri.clone(),
-        account_name: azure.account_name.clone(),
-        account_key: azure.account_key.clone(),
-        timeout: Duration::from_millis(azure.timeout_ms),
-        ca_file: azure.ca_file.clone(),
-        auth: queue_auth(azure),
-        message_encoding: match azure.message_encoding {
-            AzureMessageEncoding::None => MessageEncoding::None,
-            AzureMessageEncoding::Base64 => MessageEncoding::Base64,
-        },
-    }
-}
-
-/// The credentials `azure_queue.auth` names; loading the settings checked
-/// that the ones it needs are there.
-pub fn queue_auth(azure: &AzureQueueSettings) -> QueueAuth {
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let secret = |value: &Option<SecretString>| value.clone().unwrap_or_else(|| SecretString::from(""));
-    match azure.auth {
-        AzureAuthMode::SharedKey => QueueAuth::SharedKey,
-        AzureAuthMode::Sas => QueueAuth::Sas(secret(&azure.sas_token)),
-        AzureAuthMode::EntraId => QueueAuth::EntraId(EntraIdCredentials {
-            tenant_id: text(&azure.tenant_id),
-            client_id: text(&azure.client_id),
-            client_secret: secret(&azure.client_secret),
-            authority_url: azure.authority_url.clone(),
-        }),
-    }
-}
-
-/// The pool's settings, from `database.*` (TLS included). Infallible once
-/// the settings loaded: loading checked them.
-pub fn pg_config(settings: &Settings) -> Result<PgConfig, ConfigError> {
-    Ok(PgConfig {
-        options: settings.database.connect_options()?,
-        max_connections: settings.database.max_connections,
-        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    })
-}
-
-/// The backoff of retried messages, from `retry.*`.
-pub fn retry_policy(settings: &Settings) -> linebacker_domain::backoff::RetryPolicy {
-    linebacker_domain::backoff::RetryPolicy {
-        base: Duration::from_millis(settings.retry.base_ms),
-        cap: Duration::from_millis(settings.retry.cap_ms),
-        jitter: settings.retry.jitter,
-    }
-}
-
-pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
-    RabbitSettings {
-        url: settings.rabbitmq.url.expose_secret().to_owned(),
-        exchange: settings.rabbitmq.exchange.clone(),
-        queue_prefix: settings.rabbitmq.queue_prefix.clone(),
-        connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
-        confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
-        connection_name: settings.process_name(process),
-        retry: retry_policy(settings),
-        retry_levels: settings.retry.levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
-        tls: RabbitTls {
-            ca_file: settings.rabbitmq.ca_file.clone(),
-            cert_file: settings.rabbitmq.cert_file.clone(),
-            key_file: settings.rabbitmq.key_file.clone(),
-        },
-        ..RabbitSettings::default()
-    }
-}
-
-/// Runs a worker process around `work` and returns its exit code: 0 after a
-/// graceful stop, 2 for invalid configuration, 1 when it cannot start.
-pub async fn run_worker<F, Fut>(process: &'static str, work: F) -> ExitCode
-where
-    F: FnOnce(Arc<Host>) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("{process}: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(process, settings.instance);
-    match run(process, settings, work).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "{process} could not run");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run<F, Fut>(process: &'static str, settings: Settings, work: F) -> anyhow::Result<()>
-where
-    F: FnOnce(Arc<Host>) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let shutdown = shutdown_on_signals()?;
-    let host = Arc::new(Host::new(process, settings, shutdown.clone())?);
-    let deadline = host.settings.shutdown_deadline();
-    let zpages = zpages::serve(host.clone())?;
-    let zpages_handle = zpages.handle();
-    let zpages_task = tokio::spawn(zpages);
-    host.prepare_dependencies();
-    let beating_stop = CancellationToken::new();
-    let beating = host.rabbit.clone().map(|rabbit| {
-        let beating = host.clone();
-        let health = move || {
-            let host = beating.clone();
-            async move { host.health().await }
-        };
-        crate::heartbeat::spawn_beating(rabbit, &host.settings.heartbeat, health, beating_stop.clone())
-    });
-
-    // The relay outlives the work, so the events of the last messages go out.
-    let relay_stop = CancellationToken::new();
-    let relay = OutboxRelay::new(
-        host.database.clone(),
-        host.bus.clone(),
-        RelayConfig {
-            batch_size: host.settings.outbox.batch_size,
-            poll_interval: Duration::from_millis(host.settings.outbox.poll_interval_ms),
-        },
-    )
-    .observing(Arc::new(|events| metrics().observe_published(events)));
-    let relay_task = tokio::spawn(relay.run(relay_stop.clone(), deadline / 4));
-    tracing::info!(instance = host.settings.instance, "{process} started");
-
-    let outcome = tokio::select! {
-        outcome = work(host.clone()) => outcome,
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(deadline * 3 / 4).await } => {
-            tracing::warn!("in-flight work did not finish within the shutdown deadline");
-            Ok(())
-        }
-    };
-    host.stopping.store(true, Ordering::SeqCst);
-    beating_stop.cancel();
-    relay_stop.cancel();
-    let _ = relay_task.await;
-    if let Some(beating) = beating {
-        let _ = beating.await;
-    }
-    if let Some(rabbit) = &host.rabbit {
-        rabbit.close().await;
-    }
-    zpages_handle.stop(true).await;
-    let _ = zpages_task.await;
-    tracing::info!("{process} stopped");
-    outcome
 }

@@ -1,21 +1,34 @@
-//! What every linebacker worker process shares: the consumer edge that turns
-//! a use case's outcome into ack / retry / dead-letter, the process host that
-//! builds the adapters from settings and stops gracefully, and the zpages.
+//! The platform every linebacker process runs on: the process builder
+//! (`Process`) that owns the shared lifecycle once (settings, logs, the
+//! database and the bus, migrations, the outbox relay, heartbeats, zpages,
+//! the ordered stop) and runs a list of `Component`s; what components share
+//! (`Host`); and the consumer edge that turns a use case's outcome into ack,
+//! retry or dead-letter.
 
 pub mod breaker;
+pub mod component;
+mod config;
 pub mod consumer;
+pub mod correlate;
 pub mod dead_letters;
+mod externals;
 pub mod guard;
 pub mod heartbeat;
-pub mod correlate;
 pub mod host;
-mod polling;
 mod metrics;
+mod polling;
+mod process;
 mod retry;
+mod stats;
 mod zpages;
 
-pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
+pub use component::{Component, Needs, Work};
+pub use config::{pg_config, queue_auth, queue_service_config, rabbit_settings, retry_policy};
+pub use consumer::{ConsumerConfig, Disposition, consume, consume_for, disposition};
 pub use dead_letters::DeadLetterQueues;
-pub use host::{Host, pg_config, queue_auth, queue_service_config, rabbit_settings, retry_policy, run_worker};
+pub use externals::{Externals, InProcessInterface};
+pub use host::{Bus, Host};
 pub use polling::poll_with_backoff;
+pub use process::{Process, RunningProcess};
 pub use retry::retry_until_done;
+pub use stats::ConsumerStats;

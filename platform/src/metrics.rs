@@ -1,5 +1,5 @@
 //! A worker's `GET /metrics` (on its zpages port): the process's registry,
-//! with the message counts of its consumer. The consumer counts into
+//! with the message counts of each of its consumers. The consumer counts into
 //! `ConsumerStats` (also shown by `healthz`); the Prometheus counters follow
 //! those at each scrape, so the two pages can never disagree.
 
@@ -14,28 +14,18 @@ use tracing::Instrument;
 
 use crate::host::Host;
 
-/// The queue a worker takes its work from: a work queue is named after the
-/// process that consumes it; interface-listener reads the BZI's status queue.
-fn source_queue(host: &Host) -> String {
-    let by_process = WorkQueue::ALL.iter().find(|queue| queue.name() == host.process);
-    match by_process {
-        Some(queue) => queue.name().to_owned(),
-        None => host.settings.azure_queue.statuses_queue.clone(),
-    }
-}
-
 pub async fn render(host: Arc<Host>) -> HttpResponse {
-    let queue = source_queue(&host);
     let metrics = metrics();
-    let stats = &host.stats;
-    for (outcome, count) in [
-        ("consumed", &stats.consumed),
-        ("acked", &stats.acked),
-        ("retried", &stats.retried),
-        ("dead_lettered", &stats.dead_lettered),
-    ] {
-        let counter = metrics.messages.with_label_values(&[queue.as_str(), outcome]);
-        counter.inc_by(count.load(Ordering::Relaxed).saturating_sub(counter.get()));
+    for (queue, stats) in host.all_consumer_stats() {
+        for (outcome, count) in [
+            ("consumed", &stats.consumed),
+            ("acked", &stats.acked),
+            ("retried", &stats.retried),
+            ("dead_lettered", &stats.dead_lettered),
+        ] {
+            let counter = metrics.messages.with_label_values(&[queue.as_str(), outcome]);
+            counter.inc_by(count.load(Ordering::Relaxed).saturating_sub(counter.get()));
+        }
     }
     for (name, state) in host.breaker_levels() {
         metrics.breaker_state.with_label_values(&[name]).set(state);

@@ -19,7 +19,7 @@ struct State {
 }
 
 async fn livez(state: web::Data<State>) -> HttpResponse {
-    let stopping = state.host.is_stopping() || state.host.shutdown.is_cancelled();
+    let stopping = state.host.stopping.is_cancelled();
     let body = liveness(stopping);
     if stopping { HttpResponse::ServiceUnavailable().json(body) } else { HttpResponse::Ok().json(body) }
 }

@@ -7,6 +7,8 @@
 //! token is cancelled.
 
 mod bzi;
+mod component;
+mod in_process;
 mod http;
 pub mod settings;
 mod stats;
@@ -19,6 +21,8 @@ use anyhow::Context;
 use linebacker_azure_queue::QueueClient;
 use tokio_util::sync::CancellationToken;
 
+pub use component::SimulatedSystems;
+pub use in_process::{InProcessBzi, InProcessJobs, QueueDepths};
 pub use settings::{SettingsError, SimulatorSettings};
 pub use stats::StatsSnapshot;
 

@@ -6,7 +6,10 @@
 //! delay queues follow, on tokio timers) with its attempt raised,
 //! `dead_letter` parks it with its reason. Nothing survives the process.
 
+mod dead_letters;
 mod settle;
+
+pub use dead_letters::MemoryDeadLetters;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +23,7 @@ use linebacker_domain::ports::{Delivery, MessageBus, Subscription, WorkQueue};
 use linebacker_domain::{DomainError, DomainEvent};
 use tokio::sync::{Notify, Semaphore};
 
+use dead_letters::Parked;
 use settle::MemorySettle;
 
 /// A message waiting in a work queue.
@@ -32,7 +36,7 @@ struct Pending {
 #[derive(Default)]
 struct Queue {
     ready: VecDeque<Pending>,
-    dead: Vec<(DomainEvent, String)>,
+    dead: Vec<Parked>,
     /// Wakes the subscribers waiting for this queue to get a message.
     arrived: Arc<Notify>,
 }
@@ -90,7 +94,14 @@ impl InMemoryBus {
 
     /// The messages parked on `queue`'s dead-letter queue, with their reasons.
     pub fn dead_letters(&self, queue: WorkQueue) -> Vec<(DomainEvent, String)> {
-        self.shared.state().queues.get(&queue).map(|q| q.dead.clone()).unwrap_or_default()
+        let state = self.shared.state();
+        let parked = state.queues.get(&queue).map(|q| q.dead.as_slice()).unwrap_or_default();
+        parked.iter().map(|parked| (parked.event.clone(), parked.reason.clone())).collect()
+    }
+
+    /// The dead-letter queue of `queue`, operated as the broker's are.
+    pub fn parking(&self, queue: WorkQueue) -> MemoryDeadLetters {
+        MemoryDeadLetters { shared: self.shared.clone(), queue }
     }
 
     /// How many messages wait in `queue` (not counting those handed out).
@@ -127,8 +138,9 @@ impl Shared {
         queue.arrived.notify_waiters();
     }
 
-    fn park(&self, queue: WorkQueue, event: DomainEvent, reason: &str) {
-        self.state().queues.entry(queue).or_default().dead.push((event, reason.to_owned()));
+    fn park(&self, queue: WorkQueue, event: DomainEvent, attempts: u32, reason: &str) {
+        let parked = Parked { event, reason: reason.to_owned(), attempts, at: chrono::Utc::now() };
+        self.state().queues.entry(queue).or_default().dead.push(parked);
     }
 
     /// Waits for the next message of `queue`; subscribers of one queue

@@ -67,7 +67,7 @@ impl Settle for MemorySettle {
             reason,
             "message dead-lettered"
         );
-        self.shared.park(self.queue, pending.event, reason);
+        self.shared.park(self.queue, pending.event, pending.attempt, reason);
         Ok(())
     }
 }

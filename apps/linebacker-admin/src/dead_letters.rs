@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use linebacker_domain::dead_letter::DeadLetterQueue;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
-use linebacker_platform::{DeadLetterQueues, rabbit_settings};
+use linebacker_platform::{Bus, DeadLetterQueues, rabbit_settings};
 use linebacker_platform::dead_letters::QueueCount;
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +65,7 @@ impl Target {
 
 pub async fn run(settings: &Settings, command: DeadLetterCommand) -> anyhow::Result<()> {
     let rabbit = RabbitBus::new(rabbit_settings(settings, "linebacker-admin"));
-    let queues = DeadLetterQueues::new(settings, Some(rabbit.clone()));
+    let queues = DeadLetterQueues::new(settings, Bus::Rabbit(rabbit.clone()));
     let outcome = execute(&queues, command).await;
     rabbit.close().await;
     println!("{}", serde_json::to_string_pretty(&outcome?)?);

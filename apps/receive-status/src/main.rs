@@ -1,24 +1,11 @@
-//! receive-status: records the backup zone interface's replies and, on the
-//! first success, the Backup.
+//! The receive-status process: the ReceiveStatus worker on the platform's lifecycle.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use linebacker_backup_job_http::HttpBackupJobService;
-use linebacker_domain::ports::WorkQueue;
-use linebacker_domain::usecase::ReceiveStatus;
-use linebacker_platform::run_worker;
+use linebacker_platform::Process;
+use linebacker_workers::ReceiveStatus;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    run_worker("receive-status", |host| async move {
-        let service = &host.settings.backup_job_service;
-        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms), service.ca_file.as_deref())?;
-        let store = host.store();
-        let receive = ReceiveStatus::new(store.clone(), store, host.guarded("backup-job-service", jobs));
-        host.consume(WorkQueue::ReceiveStatus, Arc::new(receive)).await;
-        Ok(())
-    })
-    .await
+    Process::new("receive-status").with(ReceiveStatus).run().await
 }

@@ -1,27 +1,11 @@
-//! send-to-interface: puts each allowed request on the backup zone
-//! interface's request queue and records `Sent`.
+//! The send-to-interface process: the SendToInterface worker on the platform's lifecycle.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use linebacker_azure_queue::AzureBackupInterface;
-use linebacker_domain::ports::WorkQueue;
-use linebacker_domain::usecase::SendToInterface;
-use linebacker_platform::run_worker;
+use linebacker_platform::Process;
+use linebacker_workers::SendToInterface;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    run_worker("send-to-interface", |host| async move {
-        let interface = AzureBackupInterface::new(&host.queue_service_config(), &host.settings.azure_queue.requests_queue)?;
-        if let Err(error) = interface.queue().create_if_missing().await {
-            // Sends fail (and are retried) until the queue service answers.
-            tracing::warn!(error = %error, "cannot create the interface's request queue yet");
-        }
-        let resend_after = Duration::from_secs(host.settings.recovery.resend_sent_after_secs);
-        let send = SendToInterface::new(host.store(), host.guarded("interface-queue", interface)).resending_after(resend_after);
-        host.consume(WorkQueue::SendToInterface, Arc::new(send)).await;
-        Ok(())
-    })
-    .await
+    Process::new("send-to-interface").with(SendToInterface).run().await
 }

@@ -13,4 +13,5 @@ mod recovery;
 mod dashboard;
 mod routes;
 
-pub use application::Application;
+pub use application::{Application, HttpService};
+pub use recovery::StartupRecovery;

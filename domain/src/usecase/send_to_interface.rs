@@ -28,11 +28,15 @@ pub struct SendToInterface {
     /// A `Sent` request whose reply has not come for this long is sent again
     /// when its `BackupRequestAllowed` comes back (recovery re-emits it).
     resend_after: Option<std::time::Duration>,
+    /// A `Sent` request sent before this moment is sent again too: the
+    /// interface it went to did not outlive it (dev mode's in-process BZI
+    /// starts empty with the process).
+    resend_sent_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SendToInterface {
     pub fn new(requests: Arc<dyn BackupRequestRepository>, interface: Arc<dyn BackupInterface>) -> Self {
-        Self { requests, interface, resend_after: None }
+        Self { requests, interface, resend_after: None, resend_sent_before: None }
     }
 
     pub fn resending_after(mut self, after: std::time::Duration) -> Self {
@@ -40,11 +44,15 @@ impl SendToInterface {
         self
     }
 
+    pub fn resending_sent_before(mut self, cutoff: chrono::DateTime<chrono::Utc>) -> Self {
+        self.resend_sent_before = Some(cutoff);
+        self
+    }
+
     fn overdue(&self, request: &crate::request::BackupRequest) -> bool {
-        let Some(after) = self.resend_after.and_then(|after| chrono::Duration::from_std(after).ok()) else {
-            return false;
-        };
-        request.reply_overdue(now() - after)
+        let after = self.resend_after.and_then(|after| chrono::Duration::from_std(after).ok());
+        let overdue_by_age = after.is_some_and(|after| request.reply_overdue(now() - after));
+        overdue_by_age || self.resend_sent_before.is_some_and(|cutoff| request.reply_overdue(cutoff))
     }
 }
 
@@ -201,5 +209,18 @@ mod resend_tests {
         assert!(matches!(outcome, Handled::Skipped(_)), "{outcome:?}");
         assert!(interface.sent.lock().unwrap().is_empty());
         assert!(replied_interface.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_sent_before_the_interface_started_is_sent_again_once_only() {
+        let started = now() - TimeDelta::seconds(1);
+        let before = sent_at(started - TimeDelta::seconds(1));
+        let (_, interface, send) = setup(&before);
+        let send = send.resending_sent_before(started);
+        let message = event(EventType::BackupRequestAllowed, &before);
+        assert_eq!(send.handle(&message).await.unwrap(), Handled::Applied(StatusTypeCode::Sent));
+        // Sent again after the start: a duplicate is skipped.
+        assert!(matches!(send.handle(&message).await.unwrap(), Handled::Skipped(_)));
+        assert_eq!(interface.sent.lock().unwrap().len(), 1);
     }
 }

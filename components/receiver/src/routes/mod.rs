@@ -18,27 +18,16 @@ use linebacker_domain::DomainError;
 use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_postgres::Database;
 use linebacker_azure_queue::QueueClient;
-use linebacker_rabbitmq::RabbitBus;
-use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::settings::HeartbeatSettings;
+use linebacker_platform::Host;
 use linebacker_platform::heartbeat::Roster;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, ErrorCode};
 
-/// The broker as the zpages report it.
-#[derive(Clone)]
-pub enum Broker {
-    Rabbit(Arc<RabbitBus>),
-    /// Dev mode: events stay in this process.
-    InMemory,
-}
-
-/// What the receiver knows to tell about itself and the system.
+/// What the receiver knows to tell about the system.
 pub struct HealthState {
-    pub identity: Identity,
-    pub usage: UsageMeter,
     /// Every process heard from through its heartbeats.
     pub roster: Arc<Roster>,
     pub settings: HeartbeatSettings,
@@ -57,8 +46,9 @@ pub struct ApiState {
     /// The process's main runtime, where all database work runs (see
     /// `on_main_runtime`).
     pub runtime: tokio::runtime::Handle,
+    /// The process: its bus, readiness and health.
+    pub host: Arc<Host>,
     pub database: Database,
-    pub broker: Broker,
     /// True once the migrations are applied; until then the tables may not
     /// exist and the API answers 503 rather than a confusing 500.
     pub schema_ready: watch::Receiver<bool>,

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use linebacker_domain::DomainError;
-use linebacker_runtime::health::{Readiness, common_health, liveness};
+use linebacker_runtime::health::{Readiness, liveness};
 use serde_json::{Value, json};
 
-use super::{ApiState, Broker};
+use super::ApiState;
 use crate::auth::{Authorized, ReadHealth};
 
 /// How long `healthz/all` waits for the broker's or the database's counts
@@ -29,25 +29,17 @@ pub async fn livez(state: web::Data<ApiState>) -> HttpResponse {
 
 /// Whether a request could be stored now (the database answers and the
 /// schema is in place), with each dependency's state. The broker is
-/// reported but does not gate readiness: the outbox keeps events until it
-/// is back.
+/// reported but does not gate the receiver's readiness: the outbox keeps
+/// events until it is back.
 async fn readiness(state: &ApiState) -> Readiness {
-    let database = state.database.clone();
-    let database_up = state.on_main_runtime(async move { database.is_ready().await }).await.unwrap_or(false);
-    let database = match (database_up, *state.schema_ready.borrow()) {
-        (false, _) => "down",
-        (true, false) => "migrating",
-        (true, true) => "up",
-    };
-    let broker = match &state.broker {
-        Broker::Rabbit(bus) if bus.is_connected() => "up",
-        Broker::Rabbit(_) => "down",
-        Broker::InMemory => "in-memory",
-    };
-    Readiness {
-        ready: database == "up",
-        stopping: state.stopping.is_cancelled(),
-        dependencies: json!({ "database": database, "broker": broker }),
+    let host = state.host.clone();
+    match state.on_main_runtime(async move { host.readiness().await }).await {
+        Ok(readiness) => readiness,
+        Err(_) => Readiness {
+            ready: false,
+            stopping: state.stopping.is_cancelled(),
+            dependencies: json!({ "database": "down", "broker": state.host.bus.state() }),
+        },
     }
 }
 
@@ -60,7 +52,8 @@ pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
 
 /// This receiver's health; also what its heartbeat carries.
 pub async fn own_health(state: &ApiState) -> Value {
-    common_health(&state.health.identity, &state.health.usage, readiness(state).await)
+    let host = state.host.clone();
+    state.on_main_runtime(async move { host.health().await }).await.unwrap_or(Value::Null)
 }
 
 /// `GET /api/zpages/healthz`: process, version, uptime, memory, CPU,
@@ -92,10 +85,9 @@ pub async fn healthz_all(_caller: Authorized<ReadHealth>, state: web::Data<ApiSt
 
 /// Each work queue as the broker counts it.
 pub(crate) async fn queues(state: &ApiState) -> Value {
-    let Broker::Rabbit(bus) = &state.broker else {
+    let Some(bus) = state.host.bus.rabbit().cloned() else {
         return json!({ "error": "the in-memory bus has no broker queues" });
     };
-    let bus = bus.clone();
     match read_within(state, "the broker", async move { bus.queue_stats().await }).await {
         Ok(stats) => stats
             .into_iter()
