@@ -12,8 +12,6 @@ use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
 use serde::Serialize;
 
-use crate::host::queue_service_config;
-
 /// Every parking queue of the system.
 #[derive(Clone)]
 pub struct DeadLetterQueues {
@@ -35,7 +33,7 @@ pub struct QueueCount {
 impl DeadLetterQueues {
     /// Connects to nothing yet.
     pub fn new(settings: &Settings, rabbit: Option<RabbitBus>) -> Self {
-        let config = queue_service_config(settings);
+        let config = settings.azure_queue.service_config();
         let azure = &settings.azure_queue;
         let poison = QueueClient::new(&config, &azure.poison_queue)
             .and_then(|poison| Ok(AzurePoisonLetters::new(poison, QueueClient::new(&config, &azure.statuses_queue)?)))

@@ -9,22 +9,19 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use linebacker_azure_queue::{EntraIdCredentials, MessageEncoding, QueueAuth, QueueServiceConfig};
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::MessageHandler;
 use linebacker_memory::InMemoryBus;
-use linebacker_postgres::{Database, OutboxRelay, PgConfig, PgStore, RelayConfig};
-use linebacker_rabbitmq::{RabbitBus, RabbitSettings, RabbitTls};
+use linebacker_postgres::{Database, OutboxRelay, PgStore};
+use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::health::{Identity, Readiness, UsageMeter, common_health};
 use linebacker_runtime::metrics::metrics;
-use linebacker_runtime::settings::{AzureAuthMode, AzureMessageEncoding, AzureQueueSettings, BusKind, ConfigError};
+use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
-use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use crate::breaker::{Breaker, BreakerConfig};
+use crate::breaker::Breaker;
 use crate::consumer::{ConsumerConfig, ConsumerStats, consume};
 use crate::guard::Guarded;
 use crate::retry::retry_until_done;
@@ -51,13 +48,13 @@ impl Host {
     /// Builds the adapters from `settings`; nothing connects yet.
     pub fn new(process: &'static str, settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let settings_instance = settings.instance;
-        let database = Database::connect_lazy(&pg_config(&settings)?)?;
+        let database = Database::connect_lazy(&settings.database.pool_options()?)?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
-                let rabbit = RabbitBus::new(rabbit_settings(&settings, process));
+                let rabbit = RabbitBus::new(settings.rabbitmq.bus_settings(&settings.retry, &settings.process_name(process)));
                 (Arc::new(rabbit.clone()), Some(rabbit))
             }
-            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(retry_policy(&settings))), None),
+            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(settings.retry.policy())), None),
         };
         Ok(Self {
             process,
@@ -81,15 +78,7 @@ impl Host {
         if let Some(existing) = breakers.iter().find(|b| b.name == name) {
             return existing.clone();
         }
-        let settings = &self.settings.breaker;
-        let breaker = Arc::new(Breaker::new(
-            name,
-            BreakerConfig {
-                failure_threshold: settings.failure_threshold,
-                open_for: Duration::from_millis(settings.open_ms),
-                max_open_for: Duration::from_millis(settings.max_open_ms),
-            },
-        ));
+        let breaker = Arc::new(Breaker::new(name, self.settings.breaker.config()));
         breakers.push(breaker.clone());
         breaker
     }
@@ -163,7 +152,7 @@ impl Host {
             queue,
             prefetch: self.settings.rabbitmq.prefetch,
             max_attempts: self.settings.worker.max_attempts,
-            not_found_grace: Duration::from_secs(self.settings.worker.not_found_grace_secs),
+            not_found_grace: self.settings.worker.not_found_grace(),
         };
         let breakers = self.all_breakers();
         consume(self.bus.clone(), handler, config, self.stats.clone(), breakers, self.shutdown.clone()).await;
@@ -184,85 +173,6 @@ impl Host {
                 retry_until_done("declaring the broker topology", stop, || rabbit.declare_topology()).await
             });
         }
-    }
-}
-
-impl Host {
-    /// The BZI's queue service account, from `azure_queue.*`.
-    pub fn queue_service_config(&self) -> QueueServiceConfig {
-        queue_service_config(&self.settings)
-    }
-}
-
-/// The BZI's queue service account, from `azure_queue.*`.
-pub fn queue_service_config(settings: &Settings) -> QueueServiceConfig {
-    let azure = &settings.azure_queue;
-    QueueServiceConfig {
-        account_uri: azure.account_uri.clone(),
-        account_name: azure.account_name.clone(),
-        account_key: azure.account_key.clone(),
-        timeout: Duration::from_millis(azure.timeout_ms),
-        ca_file: azure.ca_file.clone(),
-        auth: queue_auth(azure),
-        message_encoding: match azure.message_encoding {
-            AzureMessageEncoding::None => MessageEncoding::None,
-            AzureMessageEncoding::Base64 => MessageEncoding::Base64,
-        },
-    }
-}
-
-/// The credentials `azure_queue.auth` names; loading the settings checked
-/// that the ones it needs are there.
-pub fn queue_auth(azure: &AzureQueueSettings) -> QueueAuth {
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let secret = |value: &Option<SecretString>| value.clone().unwrap_or_else(|| SecretString::from(""));
-    match azure.auth {
-        AzureAuthMode::SharedKey => QueueAuth::SharedKey,
-        AzureAuthMode::Sas => QueueAuth::Sas(secret(&azure.sas_token)),
-        AzureAuthMode::EntraId => QueueAuth::EntraId(EntraIdCredentials {
-            tenant_id: text(&azure.tenant_id),
-            client_id: text(&azure.client_id),
-            client_secret: secret(&azure.client_secret),
-            authority_url: azure.authority_url.clone(),
-        }),
-    }
-}
-
-/// The pool's settings, from `database.*` (TLS included). Infallible once
-/// the settings loaded: loading checked them.
-pub fn pg_config(settings: &Settings) -> Result<PgConfig, ConfigError> {
-    Ok(PgConfig {
-        options: settings.database.connect_options()?,
-        max_connections: settings.database.max_connections,
-        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    })
-}
-
-/// The backoff of retried messages, from `retry.*`.
-pub fn retry_policy(settings: &Settings) -> linebacker_domain::backoff::RetryPolicy {
-    linebacker_domain::backoff::RetryPolicy {
-        base: Duration::from_millis(settings.retry.base_ms),
-        cap: Duration::from_millis(settings.retry.cap_ms),
-        jitter: settings.retry.jitter,
-    }
-}
-
-pub fn rabbit_settings(settings: &Settings, process: &str) -> RabbitSettings {
-    RabbitSettings {
-        url: settings.rabbitmq.url.expose_secret().to_owned(),
-        exchange: settings.rabbitmq.exchange.clone(),
-        queue_prefix: settings.rabbitmq.queue_prefix.clone(),
-        connect_timeout: Duration::from_millis(settings.rabbitmq.connect_timeout_ms),
-        confirm_timeout: Duration::from_millis(settings.rabbitmq.confirm_timeout_ms),
-        connection_name: settings.process_name(process),
-        retry: retry_policy(settings),
-        retry_levels: settings.retry.levels_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
-        tls: RabbitTls {
-            ca_file: settings.rabbitmq.ca_file.clone(),
-            cert_file: settings.rabbitmq.cert_file.clone(),
-            key_file: settings.rabbitmq.key_file.clone(),
-        },
-        ..RabbitSettings::default()
     }
 }
 
@@ -317,10 +227,7 @@ where
     let relay = OutboxRelay::new(
         host.database.clone(),
         host.bus.clone(),
-        RelayConfig {
-            batch_size: host.settings.outbox.batch_size,
-            poll_interval: Duration::from_millis(host.settings.outbox.poll_interval_ms),
-        },
+        host.settings.outbox.relay_config(),
     )
     .observing(Arc::new(|events| metrics().observe_published(events)));
     let relay_task = tokio::spawn(relay.run(relay_stop.clone(), deadline / 4));

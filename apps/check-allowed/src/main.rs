@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use linebacker_backup_job_http::HttpBackupJobService;
 use linebacker_domain::ports::WorkQueue;
@@ -14,7 +13,7 @@ use linebacker_platform::run_worker;
 async fn main() -> ExitCode {
     run_worker("check-allowed", |host| async move {
         let service = &host.settings.backup_job_service;
-        let jobs = HttpBackupJobService::new(&service.url, Duration::from_millis(service.timeout_ms), service.ca_file.as_deref())?;
+        let jobs = HttpBackupJobService::new(&service.url, service.timeout(), service.ca_file.as_deref())?;
         let check = CheckAllowed::new(host.store(), host.guarded("backup-job-service", jobs));
         host.consume(WorkQueue::CheckAllowed, Arc::new(check)).await;
         Ok(())

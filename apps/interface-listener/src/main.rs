@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
 
 async fn listen(host: &Host) -> anyhow::Result<()> {
     let azure = &host.settings.azure_queue;
-    let inbox = AzureStatusInbox::new(&host.queue_service_config(), &azure.statuses_queue, &azure.poison_queue)?;
+    let inbox = AzureStatusInbox::new(&azure.service_config(), &azure.statuses_queue, &azure.poison_queue)?;
     let queues_ready = inbox.create_queues_if_missing().await;
     if let Err(error) = &queues_ready {
         tracing::warn!(error = %error, "cannot create the status queues yet");
@@ -37,9 +37,8 @@ async fn listen(host: &Host) -> anyhow::Result<()> {
     let settings = &host.settings.interface_listener;
     let forward = ForwardStatuses::new(inbox, host.bus.clone(), settings.max_dequeue_count)
         .continuing_traces(Arc::new(host.database.store()));
-    let visibility = Duration::from_secs(settings.visibility_timeout_secs);
-    let idle_max = Duration::from_millis(settings.idle_backoff_max_ms);
-    poll_with_backoff(&host.shutdown, IDLE_START, idle_max, || async {
+    let visibility = settings.visibility_timeout();
+    poll_with_backoff(&host.shutdown, IDLE_START, settings.idle_backoff_max(), || async {
         if matches!(breaker.gate(), Gate::OpenUntil(_)) {
             return false;
         }

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use linebacker_azure_queue::AzureBackupInterface;
 use linebacker_domain::ports::WorkQueue;
@@ -13,12 +12,12 @@ use linebacker_platform::run_worker;
 #[tokio::main]
 async fn main() -> ExitCode {
     run_worker("send-to-interface", |host| async move {
-        let interface = AzureBackupInterface::new(&host.queue_service_config(), &host.settings.azure_queue.requests_queue)?;
+        let interface = AzureBackupInterface::new(&host.settings.azure_queue.service_config(), &host.settings.azure_queue.requests_queue)?;
         if let Err(error) = interface.queue().create_if_missing().await {
             // Sends fail (and are retried) until the queue service answers.
             tracing::warn!(error = %error, "cannot create the interface's request queue yet");
         }
-        let resend_after = Duration::from_secs(host.settings.recovery.resend_sent_after_secs);
+        let resend_after = host.settings.recovery.resend_sent_after();
         let send = SendToInterface::new(host.store(), host.guarded("interface-queue", interface)).resending_after(resend_after);
         host.consume(WorkQueue::SendToInterface, Arc::new(send)).await;
         Ok(())

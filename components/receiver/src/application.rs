@@ -14,14 +14,14 @@ use linebacker_azure_queue::QueueClient;
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest, RecoverPending};
 use linebacker_memory::InMemoryBus;
-use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
+use linebacker_postgres::{Database, OutboxRelay};
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::{Settings, TokioTimer};
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::health::{Identity, UsageMeter};
 use linebacker_runtime::metrics::metrics;
 use linebacker_platform::heartbeat::{self, Roster};
-use linebacker_platform::{pg_config, queue_service_config, rabbit_settings, retry_policy, retry_until_done};
+use linebacker_platform::retry_until_done;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -81,15 +81,15 @@ impl Application {
         let listener = bind_api_port(&settings.http.host, settings.http.port)
             .with_context(|| format!("binding http.host:http.port = {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let database = Database::connect_lazy(&pg_config(&settings)?)
+        let database = Database::connect_lazy(&settings.database.pool_options()?)
             .map_err(anyhow::Error::from)
             .context("database.url")?;
         let (bus, rabbit): (Arc<dyn MessageBus>, _) = match settings.bus.kind {
             BusKind::Rabbitmq => {
-                let bus = Arc::new(RabbitBus::new(rabbit_settings(&settings, "http-receiver")));
+                let bus = Arc::new(RabbitBus::new(settings.rabbitmq.bus_settings(&settings.retry, &settings.process_name("http-receiver"))));
                 (bus.clone(), Some(bus))
             }
-            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(retry_policy(&settings))), None),
+            BusKind::Memory => (Arc::new(InMemoryBus::with_retry_policy(settings.retry.policy())), None),
         };
 
         let background = CancellationToken::new();
@@ -106,10 +106,7 @@ impl Application {
         let relay = OutboxRelay::new(
             database.clone(),
             bus,
-            RelayConfig {
-                batch_size: settings.outbox.batch_size,
-                poll_interval: Duration::from_millis(settings.outbox.poll_interval_ms),
-            },
+            settings.outbox.relay_config(),
         )
         .observing(Arc::new(|events| metrics().observe_published(events)));
         let relay = tokio::spawn(run_relay(relay, schema_ready.clone(), relay_stop.clone(), budget.relay_flush));
@@ -120,7 +117,7 @@ impl Application {
         let per_second = settings.recovery.per_second;
         let recover = Arc::new(
             RecoverPending::new(store.clone(), store.clone(), Arc::new(TokioTimer), per_second)
-                .resending_sent_after(Duration::from_secs(settings.recovery.resend_sent_after_secs))
+                .resending_sent_after(settings.recovery.resend_sent_after())
                 .continuing_traces(store.clone()),
         );
         if settings.recovery.on_start {
@@ -260,7 +257,7 @@ fn http_server(
 
 /// The BZI's queues, as `healthz/all` names them.
 fn interface_queues(settings: &Settings) -> Vec<(&'static str, Result<QueueClient, String>)> {
-    let config = queue_service_config(settings);
+    let config = settings.azure_queue.service_config();
     let azure = &settings.azure_queue;
     [("requests", &azure.requests_queue), ("statuses", &azure.statuses_queue), ("poison", &azure.poison_queue)]
         .into_iter()
