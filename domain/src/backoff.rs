@@ -1,8 +1,16 @@
-//! The one retry schedule (SPEC §4): capped exponential backoff with jitter.
-//! A pure function of the attempt and a random sample, so that every bus
-//! computes the same delays and tests can check the schedule without clocks.
+//! The two backoff schedules.
+//!
+//! - The retry schedule of messages (SPEC §4): capped exponential backoff
+//!   with jitter, a pure function of the attempt and a random sample, so
+//!   that every bus computes the same delays and tests can check the
+//!   schedule without clocks.
+//! - `Backoff`, the pauses of a loop that waits for a dependency to come
+//!   back or for work to arrive: doubling up to a cap, starting over once it
+//!   worked. Every such loop of every process uses it.
 
 use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 
 /// How retried messages are spaced out.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,9 +54,71 @@ pub fn retry_delay(attempt: u32, policy: &RetryPolicy, sample: f64) -> Duration 
     Duration::from_millis((backoff_ms as f64 * spread).round() as u64)
 }
 
+/// The pauses of a loop that waits out an outage or an empty queue: `first`,
+/// then twice the last pause, up to `cap`, never giving up; `reset` starts
+/// over once the loop got through. No jitter: these loops are one per
+/// process, not a herd of messages.
+#[derive(Debug)]
+pub struct Backoff {
+    builder: ExponentialBuilder,
+    cap: Duration,
+    pauses: ExponentialBackoff,
+}
+
+impl Backoff {
+    /// A `cap` below `first` means every pause is `first`.
+    pub fn new(first: Duration, cap: Duration) -> Self {
+        let cap = cap.max(first);
+        let builder = ExponentialBuilder::new()
+            .with_min_delay(first)
+            .with_max_delay(cap)
+            .with_factor(2.0)
+            .without_max_times();
+        Self { builder, cap, pauses: builder.build() }
+    }
+
+    /// The pause before the next try.
+    pub fn next_pause(&mut self) -> Duration {
+        let pause = self.pauses.next().unwrap_or(self.cap);
+        // backon doubles in f32 seconds, a few nanoseconds off; whole
+        // milliseconds keep the schedule exact (100, 200, 400 ms).
+        Duration::from_millis(u64::try_from((pause.as_nanos() + 500_000) / 1_000_000).unwrap_or(u64::MAX))
+    }
+
+    /// The next pause is `first` again.
+    pub fn reset(&mut self) {
+        self.pauses = self.builder.build();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pauses(backoff: &mut Backoff, count: usize) -> Vec<u128> {
+        (0..count).map(|_| backoff.next_pause().as_millis()).collect()
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling_and_starts_over_when_reset() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        assert_eq!(pauses(&mut backoff, 4), [100, 200, 350, 350]);
+        backoff.reset();
+        assert_eq!(backoff.next_pause(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn backoff_pauses_are_whole_milliseconds_and_never_end() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(15));
+        assert_eq!(pauses(&mut backoff, 10), [100, 200, 400, 800, 1600, 3200, 6400, 12_800, 15_000, 15_000]);
+        assert!(pauses(&mut backoff, 1000).iter().all(|&pause| pause == 15_000));
+    }
+
+    #[test]
+    fn a_backoff_whose_cap_is_below_its_first_pause_keeps_the_first() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(50));
+        assert_eq!(pauses(&mut backoff, 3), [100, 100, 100]);
+    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy { base: Duration::from_millis(100), cap: Duration::from_secs(5), jitter: 0.2 }

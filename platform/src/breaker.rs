@@ -12,15 +12,8 @@ use std::time::Duration;
 use linebacker_domain::DomainError;
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy)]
-pub struct BreakerConfig {
-    /// Consecutive failures that open a closed breaker.
-    pub failure_threshold: u32,
-    /// How long the breaker first stays open.
-    pub open_for: Duration,
-    /// The longest open period.
-    pub max_open_for: Duration,
-}
+/// Made from `breaker.*` by `BreakerSettings::config`.
+pub use linebacker_runtime::settings::BreakerConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

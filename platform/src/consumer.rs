@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
+use linebacker_domain::backoff::Backoff;
 use linebacker_domain::ports::{Delivery, MessageBus, WorkQueue};
 use linebacker_domain::usecase::{Handled, MessageHandler};
 use linebacker_domain::{DomainError, DomainEvent};
@@ -96,7 +97,7 @@ pub async fn consume_for(
         queue,
         prefetch: host.settings.rabbitmq.prefetch,
         max_attempts: host.settings.worker.max_attempts,
-        not_found_grace: Duration::from_secs(host.settings.worker.not_found_grace_secs),
+        not_found_grace: host.settings.worker.not_found_grace(),
     };
     let stats = host.consumer_stats(queue.name());
     consume(host.message_bus(), handler, config, stats, breakers, stop).await;
@@ -119,7 +120,7 @@ pub async fn consume(
     breakers: Vec<Arc<Breaker>>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = RESUBSCRIBE_START;
+    let mut backoff = Backoff::new(RESUBSCRIBE_START, RESUBSCRIBE_CAP);
     while !shutdown.is_cancelled() {
         let probing = match combined_gate(&breakers) {
             Gate::OpenUntil(until) => {
@@ -135,7 +136,7 @@ pub async fn consume(
         let prefetch = if probing { 1 } else { config.prefetch };
         match bus.subscribe(config.queue, prefetch).await {
             Ok(subscription) => {
-                backoff = RESUBSCRIBE_START;
+                backoff.reset();
                 tracing::info!(queue = config.queue.name(), prefetch, "consuming");
                 // Stop taking deliveries when the gate changes: a probe is
                 // one message; an opened breaker is none.
@@ -168,9 +169,8 @@ pub async fn consume(
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
         }
-        backoff = (backoff * 2).min(RESUBSCRIBE_CAP);
     }
 }
 

@@ -12,7 +12,6 @@ use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
 use linebacker_runtime::Settings;
 use serde::Serialize;
 
-use crate::config::queue_service_config;
 use crate::host::{Bus, Host};
 
 /// Every parking queue of the system.
@@ -36,7 +35,7 @@ impl DeadLetterQueues {
     /// The parking queues on `bus` and on the BZI's Azure account;
     /// connects to nothing yet.
     pub fn new(settings: &Settings, bus: Bus) -> Self {
-        let config = queue_service_config(settings);
+        let config = settings.azure_queue.service_config();
         let azure = &settings.azure_queue;
         let poison = QueueClient::new(&config, &azure.poison_queue)
             .and_then(|poison| Ok(AzurePoisonLetters::new(poison, QueueClient::new(&config, &azure.statuses_queue)?)))

@@ -57,8 +57,7 @@ pub(crate) fn job_service(externals: &Externals, settings: &Settings) -> anyhow:
         return Ok(jobs.clone());
     }
     let service = &settings.backup_job_service;
-    let timeout = std::time::Duration::from_millis(service.timeout_ms);
-    let jobs = HttpBackupJobService::new(&service.url, timeout, service.ca_file.as_deref()).context("backup_job_service")?;
+    let jobs = HttpBackupJobService::new(&service.url, service.timeout(), service.ca_file.as_deref()).context("backup_job_service")?;
     Ok(Arc::new(jobs))
 }
 
@@ -68,7 +67,7 @@ pub(crate) async fn interface_requests(externals: &Externals, settings: &Setting
     if let Some(interface) = externals.interface.get() {
         return Ok(interface.requests.clone());
     }
-    let config = crate::queue_service_config(settings);
+    let config = settings.azure_queue.service_config();
     let interface = AzureBackupInterface::new(&config, &settings.azure_queue.requests_queue)?;
     if let Err(error) = interface.queue().create_if_missing().await {
         // Sends fail (and are retried) until the queue service answers.
@@ -84,7 +83,7 @@ pub(crate) async fn status_inbox(externals: &Externals, settings: &Settings) -> 
         return Ok(interface.statuses.clone());
     }
     let azure = &settings.azure_queue;
-    let config = crate::queue_service_config(settings);
+    let config = settings.azure_queue.service_config();
     let inbox = AzureStatusInbox::new(&config, &azure.statuses_queue, &azure.poison_queue)?;
     if let Err(error) = inbox.create_queues_if_missing().await {
         tracing::warn!(error = %error, "cannot create the status queues yet");

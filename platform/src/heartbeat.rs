@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
+use linebacker_domain::backoff::Backoff;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::health::process_key;
 use linebacker_runtime::settings::HeartbeatSettings;
@@ -83,11 +84,11 @@ where
 /// `roster`; listens again, with backoff, whenever the broker goes away.
 pub fn spawn_listening(bus: RabbitBus, roster: Arc<Roster>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut pause = RELISTEN_START;
+        let mut backoff = Backoff::new(RELISTEN_START, RELISTEN_CAP);
         while !stop.is_cancelled() {
             match bus.listen_heartbeats(roster.stale_after).await {
                 Ok(mut beats) => {
-                    pause = RELISTEN_START;
+                    backoff.reset();
                     loop {
                         tokio::select! {
                             beat = beats.next() => match beat {
@@ -102,10 +103,9 @@ pub fn spawn_listening(bus: RabbitBus, roster: Arc<Roster>, stop: CancellationTo
                 Err(error) => tracing::debug!(error = format!("{error:#}"), "cannot listen to heartbeats yet"),
             }
             tokio::select! {
-                () = tokio::time::sleep(pause) => {}
+                () = tokio::time::sleep(backoff.next_pause()) => {}
                 () = stop.cancelled() => return,
             }
-            pause = (pause * 2).min(RELISTEN_CAP);
         }
     })
 }

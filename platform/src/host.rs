@@ -19,7 +19,7 @@ use linebacker_runtime::settings::BusKind;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::breaker::{Breaker, BreakerConfig};
+use crate::breaker::Breaker;
 use crate::externals::{self, Externals};
 use crate::guard::Guarded;
 use crate::stats::ConsumerStats;
@@ -35,8 +35,11 @@ pub enum Bus {
 impl Bus {
     fn from_settings(settings: &Settings, process: &str) -> Self {
         match settings.bus.kind {
-            BusKind::Rabbitmq => Self::Rabbit(RabbitBus::new(crate::rabbit_settings(settings, process))),
-            BusKind::Memory => Self::Memory(InMemoryBus::with_retry_policy(crate::retry_policy(settings))),
+            BusKind::Rabbitmq => {
+                let connection = settings.process_name(process);
+                Self::Rabbit(RabbitBus::new(settings.rabbitmq.bus_settings(&settings.retry, &connection)))
+            }
+            BusKind::Memory => Self::Memory(InMemoryBus::with_retry_policy(settings.retry.policy())),
         }
     }
 
@@ -97,7 +100,7 @@ impl Host {
         settings: Settings,
         schema_ready: watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
-        let database = Database::connect_lazy(&crate::pg_config(&settings)?)?;
+        let database = Database::connect_lazy(&settings.database.pool_options()?)?;
         let bus = Bus::from_settings(&settings, process);
         let identity = Identity::this_process(process, settings.instance);
         Ok(Self {
@@ -133,15 +136,7 @@ impl Host {
         if let Some(existing) = breakers.iter().find(|b| b.name == name) {
             return existing.clone();
         }
-        let settings = &self.settings.breaker;
-        let breaker = Arc::new(Breaker::new(
-            name,
-            BreakerConfig {
-                failure_threshold: settings.failure_threshold,
-                open_for: std::time::Duration::from_millis(settings.open_ms),
-                max_open_for: std::time::Duration::from_millis(settings.max_open_ms),
-            },
-        ));
+        let breaker = Arc::new(Breaker::new(name, self.settings.breaker.config()));
         breakers.push(breaker.clone());
         breaker
     }

@@ -7,7 +7,6 @@
 
 pub mod breaker;
 pub mod component;
-mod config;
 pub mod consumer;
 pub mod correlate;
 pub mod dead_letters;
@@ -23,7 +22,6 @@ mod stats;
 mod zpages;
 
 pub use component::{Component, Needs, Work};
-pub use config::{pg_config, queue_auth, queue_service_config, rabbit_settings, retry_policy};
 pub use consumer::{ConsumerConfig, Disposition, consume, consume_for, disposition};
 pub use dead_letters::DeadLetterQueues;
 pub use externals::{Externals, InProcessInterface};

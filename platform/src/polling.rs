@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use linebacker_domain::backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
 /// Calls `poll` until `shutdown`; `poll` answers whether it found work.
@@ -13,17 +14,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let mut pause = start;
+    let mut backoff = Backoff::new(start, max);
     while !shutdown.is_cancelled() {
         if poll().await {
-            pause = start;
+            backoff.reset();
             continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
         }
-        pause = (pause * 2).min(max.max(start));
     }
 }
 

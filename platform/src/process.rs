@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use linebacker_postgres::{OutboxRelay, RelayConfig};
+use linebacker_postgres::OutboxRelay;
 use linebacker_runtime::metrics::metrics;
 use linebacker_runtime::settings::BusKind;
 use linebacker_runtime::{Settings, shutdown_on_signals, telemetry};
@@ -252,12 +252,7 @@ fn prepare_dependencies(host: &Arc<Host>, schema_ready: watch::Sender<bool>, sto
 /// The outbox relay of the process, once the outbox table exists; on
 /// `stop` it makes its last pass within a quarter of the deadline.
 fn spawn_relay(host: &Arc<Host>, stop: CancellationToken) -> JoinHandle<()> {
-    let outbox = &host.settings.outbox;
-    let relay = OutboxRelay::new(
-        host.database.clone(),
-        host.message_bus(),
-        RelayConfig { batch_size: outbox.batch_size, poll_interval: Duration::from_millis(outbox.poll_interval_ms) },
-    )
+    let relay = OutboxRelay::new(host.database.clone(), host.message_bus(), host.settings.outbox.relay_config())
     .observing(Arc::new(|events| metrics().observe_published(events)));
     let flush = host.settings.shutdown_deadline() / 4;
     let mut schema_ready = host.schema_ready.clone();

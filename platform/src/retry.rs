@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use linebacker_domain::DomainError;
+use linebacker_domain::backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -19,28 +20,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), DomainError>>,
 {
-    let mut pause = FIRST_PAUSE;
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE);
     loop {
         let result = tokio::select! {
             result = attempt() => result,
             () = stop.cancelled() => return false,
         };
-        match result {
+        let error = match result {
             Ok(()) => {
                 tracing::info!("{what}: done");
                 return true;
             }
-            Err(error) => tracing::warn!(
-                error = format!("{error:#}"),
-                retry_in_ms = pause.as_millis() as u64,
-                "{what} failed; will retry"
-            ),
-        }
+            Err(error) => error,
+        };
+        let pause = backoff.next_pause();
+        tracing::warn!(error = format!("{error:#}"), retry_in_ms = pause.as_millis() as u64, "{what} failed; will retry");
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = stop.cancelled() => return false,
         }
-        pause = (pause * 2).min(MAX_PAUSE);
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use linebacker_azure_queue::{MAX_MESSAGES_PER_GET, QueueClient};
 use linebacker_domain::DomainError;
+use linebacker_domain::backoff::Backoff;
 use linebacker_domain::external::{API_VERSION, InterfaceRequest, ResultTypeCode, StoreStatus};
 use linebacker_domain::ports::InboxMessage;
 use tokio::task::JoinSet;
@@ -19,37 +20,15 @@ use crate::stats::Stats;
 
 /// Requests answered at the same time at most.
 const MAX_IN_FLIGHT: usize = 64;
-/// Polls of an empty queue slow down from the first to the second.
-const IDLE_POLL: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
-/// Retries of a failing queue service slow down from the first to the second.
-const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+/// Polls of an empty queue slow down from the first pause to the cap.
+const IDLE_POLL_FIRST: Duration = Duration::from_millis(50);
+const IDLE_POLL_CAP: Duration = Duration::from_secs(1);
+/// Retries of a failing queue service slow down from the first pause to the cap.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_CAP: Duration = Duration::from_secs(5);
 /// How long a taken request stays hidden beyond the reply delay, so that it
 /// does not come back while it is being answered.
 const VISIBILITY_MARGIN: Duration = Duration::from_secs(60);
-
-/// A doubling delay between a floor and a ceiling.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    floor: Duration,
-    ceiling: Duration,
-    current: Option<Duration>,
-}
-
-impl Backoff {
-    pub(crate) fn new((floor, ceiling): (Duration, Duration)) -> Self {
-        Self { floor, ceiling, current: None }
-    }
-
-    pub(crate) fn next(&mut self) -> Duration {
-        let delay = self.current.map_or(self.floor, |current| (current * 2).min(self.ceiling));
-        self.current = Some(delay);
-        delay
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.current = None;
-    }
-}
 
 pub(crate) struct Bzi {
     pub(crate) requests: QueueClient,
@@ -73,8 +52,8 @@ impl Bzi {
         }
         tracing::info!(requests = self.requests.name(), statuses = self.statuses.name(), "BZI simulator consuming");
         let mut answers = JoinSet::new();
-        let mut idle = Backoff::new(IDLE_POLL);
-        let mut failing = Backoff::new(RETRY);
+        let mut idle = Backoff::new(IDLE_POLL_FIRST, IDLE_POLL_CAP);
+        let mut failing = Backoff::new(RETRY_FIRST, RETRY_CAP);
         let visibility = self.reply_delay + VISIBILITY_MARGIN;
         while !stop.is_cancelled() {
             while answers.try_join_next().is_some() {}
@@ -93,7 +72,7 @@ impl Bzi {
             let pause = match taken {
                 Ok(messages) if messages.is_empty() => {
                     failing.reset();
-                    idle.next()
+                    idle.next_pause()
                 }
                 Ok(messages) => {
                     failing.reset();
@@ -105,7 +84,7 @@ impl Bzi {
                 }
                 Err(error) => {
                     tracing::warn!(error = format!("{error:#}"), "cannot take requests; backing off");
-                    failing.next()
+                    failing.next_pause()
                 }
             };
             tokio::select! {
@@ -192,7 +171,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, DomainError>>,
 {
-    let mut backoff = Backoff::new(RETRY);
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_CAP);
     loop {
         let result = tokio::select! {
             _ = stop.cancelled() => return None,
@@ -204,7 +183,7 @@ where
         }
         tokio::select! {
             _ = stop.cancelled() => return None,
-            _ = tokio::time::sleep(backoff.next()) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
         }
     }
 }
@@ -226,15 +205,6 @@ mod tests {
             backup_provider_code: BackupProviderCode::Local,
             storage_path_name: "/backups/job-1".to_owned(),
         }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_ceiling_and_starts_over_when_reset() {
-        let mut backoff = Backoff::new((Duration::from_millis(100), Duration::from_millis(350)));
-        let delays: Vec<u128> = (0..4).map(|_| backoff.next().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 350, 350]);
-        backoff.reset();
-        assert_eq!(backoff.next(), Duration::from_millis(100));
     }
 
     #[test]

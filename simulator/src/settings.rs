@@ -108,7 +108,7 @@ impl SimulatorSettings {
         // simulator plays the BZI on the same queues.
         let azure = QueueServiceConfig {
             timeout: Duration::from_millis(file.simulator.queue_timeout_ms),
-            ..linebacker_platform::queue_service_config(&linebacker)
+            ..linebacker.azure_queue.service_config()
         };
         Self::checked(file.simulator, azure)
     }

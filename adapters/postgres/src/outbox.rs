@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use linebacker_domain::backoff::Backoff;
 use linebacker_domain::ports::MessageBus;
 use linebacker_domain::{DomainError, DomainEvent, TraceParent};
 use sqlx::postgres::PgListener;
@@ -126,20 +127,19 @@ impl OutboxRelay {
     /// last pass bounded by `flush_deadline` and returns.
     pub async fn run(self, shutdown: CancellationToken, flush_deadline: Duration) {
         let mut listener: Option<PgListener> = None;
-        let mut backoff = BACKOFF_START;
+        let mut backoff = Backoff::new(BACKOFF_START, BACKOFF_CAP);
         while !shutdown.is_cancelled() {
             if listener.is_none() {
                 listener = self.listen().await;
             }
             let pause = match self.drain().await {
                 Ok(()) => {
-                    backoff = BACKOFF_START;
+                    backoff.reset();
                     self.config.poll_interval
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "outbox relay pass failed");
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(BACKOFF_CAP);
+                    let pause = backoff.next_pause();
+                    tracing::warn!(error = %error, retry_in_ms = pause.as_millis() as u64, "outbox relay pass failed");
                     pause
                 }
             };

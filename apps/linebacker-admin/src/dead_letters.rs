@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use linebacker_domain::dead_letter::DeadLetterQueue;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
-use linebacker_platform::{Bus, DeadLetterQueues, rabbit_settings};
+use linebacker_platform::{Bus, DeadLetterQueues};
 use linebacker_platform::dead_letters::QueueCount;
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +64,7 @@ impl Target {
 }
 
 pub async fn run(settings: &Settings, command: DeadLetterCommand) -> anyhow::Result<()> {
-    let rabbit = RabbitBus::new(rabbit_settings(settings, "linebacker-admin"));
+    let rabbit = RabbitBus::new(settings.rabbitmq.bus_settings(&settings.retry, &settings.process_name("linebacker-admin")));
     let queues = DeadLetterQueues::new(settings, Bus::Rabbit(rabbit.clone()));
     let outcome = execute(&queues, command).await;
     rabbit.close().await;

@@ -8,8 +8,6 @@ mod clients;
 mod dead_letters;
 
 use std::process::ExitCode;
-use std::time::Duration;
-
 use clap::{Parser, Subcommand};
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_runtime::{Settings, telemetry};
@@ -69,11 +67,7 @@ async fn main() -> ExitCode {
 
 /// One connection to `database.url`: all a command needs.
 fn connect(settings: &Settings) -> anyhow::Result<Database> {
-    Ok(Database::connect_lazy(&PgConfig {
-        options: settings.database.connect_options()?,
-        max_connections: 1,
-        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    })?)
+    Ok(Database::connect_lazy(&PgConfig { max_connections: 1, ..settings.database.pool_options()? })?)
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use futures::FutureExt;
 use linebacker_azure_queue::QueueClient;
 use linebacker_domain::usecase::{BrowseRequests, CancelBackupRequest, CreateBackupRequest, GetBackupRequest};
 use linebacker_platform::heartbeat::{self, Roster};
-use linebacker_platform::{Component, DeadLetterQueues, Host, Needs, Process, RunningProcess, Work, queue_service_config};
+use linebacker_platform::{Component, DeadLetterQueues, Host, Needs, Process, RunningProcess, Work};
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::HttpSettings;
 use tokio_util::sync::CancellationToken;
@@ -197,7 +197,7 @@ fn http_server(
 
 /// The BZI's queues, as `healthz/all` names them.
 fn interface_queues(settings: &Settings) -> Vec<(&'static str, Result<QueueClient, String>)> {
-    let config = queue_service_config(settings);
+    let config = settings.azure_queue.service_config();
     let azure = &settings.azure_queue;
     [("requests", &azure.requests_queue), ("statuses", &azure.statuses_queue), ("poison", &azure.poison_queue)]
         .into_iter()

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 /// The recovery use case of `host`'s process, paced by `recovery.*`; the
 /// operator endpoint runs it too.
 pub fn recover_pending(host: &Host) -> Arc<RecoverPending> {
-    recovery_resending_after(host, Duration::from_secs(host.settings.recovery.resend_sent_after_secs))
+    recovery_resending_after(host, host.settings.recovery.resend_sent_after())
 }
 
 /// Recovery that sends `Sent` requests to the interface again once their

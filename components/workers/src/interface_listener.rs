@@ -40,8 +40,7 @@ async fn listen(host: &Host, stop: &CancellationToken) -> anyhow::Result<()> {
     let forward = ForwardStatuses::new(inbox, host.message_bus(), settings.max_dequeue_count)
         .continuing_traces(Arc::new(host.database.store()));
     let stats = host.consumer_stats(&host.settings.azure_queue.statuses_queue);
-    let visibility = Duration::from_secs(settings.visibility_timeout_secs);
-    let idle_max = Duration::from_millis(settings.idle_backoff_max_ms);
+    let (visibility, idle_max) = (settings.visibility_timeout(), settings.idle_backoff_max());
     poll_with_backoff(stop, IDLE_START, idle_max, || async {
         if matches!(breaker.gate(), Gate::OpenUntil(_)) {
             return false;

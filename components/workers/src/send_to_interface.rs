@@ -2,7 +2,6 @@
 //! interface's request queue and records `Sent`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
 use linebacker_domain::ports::WorkQueue;
@@ -25,7 +24,7 @@ impl Component for SendToInterface {
 
     fn start(self: Box<Self>, host: &Arc<Host>, stop: CancellationToken) -> anyhow::Result<Work> {
         let breakers = vec![host.breaker(DATABASE), host.breaker(INTERFACE_QUEUE)];
-        let resend_after = Duration::from_secs(host.settings.recovery.resend_sent_after_secs);
+        let resend_after = host.settings.recovery.resend_sent_after();
         let host = host.clone();
         Ok(async move {
             // Creating the queue waits for the queue service, not the start.

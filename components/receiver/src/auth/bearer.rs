@@ -42,7 +42,7 @@ pub struct BearerAuth {
 impl BearerAuth {
     pub fn new(settings: &AuthSettings, clients: Arc<dyn ClientAuthorizations>, retry_after_secs: u32) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().build()?;
-        let min_refresh = Duration::from_secs(settings.jwks_min_refresh_secs);
+        let min_refresh = settings.jwks_min_refresh();
         let issuers = settings
             .issuers
             .iter()
@@ -50,13 +50,13 @@ impl BearerAuth {
             .collect();
         let scopes = Cache::builder()
             .max_capacity(CLIENT_CACHE_CAPACITY)
-            .time_to_live(Duration::from_secs(settings.client_cache_secs))
+            .time_to_live(settings.client_cache())
             .build();
         Ok(Self {
             issuers,
             audience: settings.audience.clone(),
             leeway_secs: settings.leeway_secs,
-            refresh_every: Duration::from_secs(settings.jwks_refresh_secs),
+            refresh_every: settings.jwks_refresh(),
             clients,
             scopes,
             retry_after_secs,

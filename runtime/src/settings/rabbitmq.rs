@@ -1,0 +1,135 @@
+//! `rabbitmq.*`, the broker, and `bus.*`, whether the processes use it or
+//! the in-memory bus of dev mode.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use linebacker_rabbitmq::{RabbitSettings, RabbitTls};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{ConfigError, RetrySettings, check_ca_file};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RabbitmqSettings {
+    pub url: SecretString,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub prefetch: u16,
+    pub connect_timeout_ms: u64,
+    pub confirm_timeout_ms: u64,
+    /// For `amqps://`: certificate authorities trusted beside the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// For `amqps://` brokers that ask for a client certificate (PEM), with
+    /// its private key.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl RabbitmqSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.check_tls()?;
+        if self.exchange.trim().is_empty() {
+            return Err(ConfigError::invalid("rabbitmq.exchange", "must not be empty"));
+        }
+        if self.prefetch == 0 {
+            return Err(ConfigError::invalid("rabbitmq.prefetch", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// `amqp://` or `amqps://`; the TLS files only with `amqps://`, each
+    /// readable, the client certificate with its key.
+    fn check_tls(&self) -> Result<(), ConfigError> {
+        let url = self.url.expose_secret();
+        let tls = url.starts_with("amqps://");
+        if !(tls || url.starts_with("amqp://")) {
+            return Err(ConfigError::invalid("rabbitmq.url", "must be an amqp:// or amqps:// URL"));
+        }
+        check_ca_file("rabbitmq.ca_file", tls, self.ca_file.as_deref())?;
+        check_ca_file("rabbitmq.cert_file", tls, self.cert_file.as_deref())?;
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), Some(key)) => linebacker_tls::check_private_key(key)
+                .map_err(|reason| ConfigError::Invalid { key: "rabbitmq.key_file", reason }),
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(ConfigError::invalid("rabbitmq.key_file", "must be set with rabbitmq.cert_file")),
+            (None, Some(_)) => Err(ConfigError::invalid("rabbitmq.cert_file", "must be set with rabbitmq.key_file")),
+        }
+    }
+
+    /// The bus's settings: this broker, the backoff and delay queues of
+    /// retried messages from `retry`, and the name the management UI shows
+    /// for the connection (`Settings::process_name`).
+    pub fn bus_settings(&self, retry: &RetrySettings, connection_name: &str) -> RabbitSettings {
+        RabbitSettings {
+            url: self.url.expose_secret().to_owned(),
+            exchange: self.exchange.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            confirm_timeout: Duration::from_millis(self.confirm_timeout_ms),
+            connection_name: connection_name.to_owned(),
+            retry: retry.policy(),
+            retry_levels: retry.levels(),
+            tls: RabbitTls {
+                ca_file: self.ca_file.clone(),
+                cert_file: self.cert_file.clone(),
+                key_file: self.key_file.clone(),
+            },
+            ..RabbitSettings::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    Rabbitmq,
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BusSettings {
+    pub kind: BusKind,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use linebacker_domain::backoff::RetryPolicy;
+
+    use super::*;
+
+    #[test]
+    fn bus_settings_carry_the_broker_the_retries_and_the_connection_name() {
+        let rabbitmq = RabbitmqSettings {
+            url: SecretString::from("amqps://u:p@rabbit.example:5671/%2f"),
+            exchange: "lb".to_owned(),
+            queue_prefix: "t.".to_owned(),
+            prefetch: 4,
+            connect_timeout_ms: 1200,
+            confirm_timeout_ms: 3400,
+            ca_file: Some(PathBuf::from("/etc/ca.pem")),
+            cert_file: Some(PathBuf::from("/etc/client.pem")),
+            key_file: Some(PathBuf::from("/etc/client.key")),
+        };
+        let retry = RetrySettings { base_ms: 100, cap_ms: 2000, jitter: 0.1, levels_ms: vec![500, 2000] };
+        let bus = rabbitmq.bus_settings(&retry, "check-allowed-2");
+        assert_eq!(bus.url, "amqps://u:p@rabbit.example:5671/%2f");
+        assert_eq!((bus.exchange.as_str(), bus.queue_prefix.as_str()), ("lb", "t."));
+        assert_eq!(bus.connect_timeout, Duration::from_millis(1200));
+        assert_eq!(bus.confirm_timeout, Duration::from_millis(3400));
+        assert_eq!(bus.connection_name, "check-allowed-2");
+        assert_eq!(bus.retry, RetryPolicy { base: Duration::from_millis(100), cap: Duration::from_secs(2), jitter: 0.1 });
+        assert_eq!(bus.retry_levels, [Duration::from_millis(500), Duration::from_secs(2)]);
+        assert_eq!(bus.tls.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(bus.tls.cert_file.as_deref(), Some(Path::new("/etc/client.pem")));
+        assert_eq!(bus.tls.key_file.as_deref(), Some(Path::new("/etc/client.key")));
+        assert_eq!(bus.retry_pause, RabbitSettings::default().retry_pause, "not a setting");
+    }
+}
