@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::recovery::{StartupRecovery, recover_pending};
-use crate::routes::{self, ApiState, HealthState};
+use crate::routes;
+use crate::state::{ApiState, HealthState};
 
 /// The receiver's HTTP service.
 #[derive(Default)]
@@ -115,7 +116,7 @@ fn api_state(host: &Arc<Host>) -> web::Data<ApiState> {
             settings: settings.heartbeat.clone(),
             interface_queues: interface_queues(settings),
         },
-        samples: Arc::new(crate::dashboard::samples::SampleRing::new(crate::dashboard::samples::KEPT)),
+        samples: Arc::new(crate::dashboard::ring::SampleRing::new(crate::dashboard::ring::KEPT)),
     })
 }
 
@@ -183,7 +184,7 @@ fn http_server(
             .configure(routes::configure)
             .configure(crate::openapi::configure)
             // A resource, so that another method is 405 with `Allow`, not 404.
-            .service(web::resource("/metrics").route(web::get().to(crate::observe::metrics_page)))
+            .service(web::resource("/metrics").route(web::get().to(routes::metrics::metrics_page)))
             .default_service(web::to(routes::not_found))
     })
     // The process's own signal handling (runtime::shutdown_on_signals)

@@ -12,6 +12,7 @@ mod openapi;
 mod recovery;
 mod dashboard;
 mod routes;
+mod state;
 
 pub use application::{Application, HttpService};
 pub use recovery::StartupRecovery;

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use linebacker_runtime::metrics::{CONTENT_TYPE, metrics};
+use actix_web::{HttpMessage, HttpRequest};
+use linebacker_runtime::metrics::metrics;
 use linebacker_domain::TraceParent;
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -75,25 +75,6 @@ where
         Ok(response)
     }
     .instrument(span)
-}
-
-/// `GET /metrics`: the process's metrics, with the database's counts read
-/// now (left at their last values when the database does not answer).
-pub async fn metrics_page(_caller: crate::auth::Authorized<crate::auth::ReadHealth>, state: web::Data<crate::routes::ApiState>) -> HttpResponse {
-    let database = state.database.clone();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(2), async move { database.work_stats().await });
-    match state.runtime.spawn(read).await {
-        Ok(Ok(Ok(stats))) => {
-            let metrics = metrics();
-            for (status, count) in &stats.requests {
-                metrics.requests.with_label_values(&[status.as_str()]).set(*count);
-            }
-            metrics.outbox_backlog.set(stats.outbox_backlog);
-            metrics.outbox_oldest_age.set(stats.outbox_oldest_age_secs);
-        }
-        _ => tracing::debug!("metrics: the database counts could not be read"),
-    }
-    HttpResponse::Ok().content_type(CONTENT_TYPE).body(metrics().render())
 }
 
 #[cfg(test)]

@@ -8,13 +8,14 @@
 //! asks for when auth is on, kept in the tab's `sessionStorage`. The assets
 //! themselves hold no data and need no token.
 
+pub mod ring;
 pub mod samples;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::auth::{Authorized, ReadHealth};
-use crate::routes::ApiState;
+use crate::state::ApiState;
 
 const PAGE: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("app.js");

@@ -9,7 +9,7 @@ use linebacker_domain::StatusTypeCode;
 use linebacker_domain::usecase::Created;
 use linebacker_runtime::metrics::metrics;
 
-use super::ApiState;
+use crate::state::ApiState;
 use crate::auth::{self, Authorized};
 use crate::body::parse_new_request;
 use crate::error::{ApiError, ErrorCode};

@@ -15,7 +15,7 @@ use linebacker_domain::request::{BackupJobId, BackupRequest, BackupRequestId, Re
 use linebacker_domain::{FieldError, Scope, StatusTypeCode};
 use serde::Serialize;
 
-use super::ApiState;
+use crate::state::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::observe;

@@ -18,7 +18,7 @@ use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ApiState;
+use crate::state::ApiState;
 use crate::auth::{Authorized, Operate, ReadHealth};
 use crate::error::{ApiError, ErrorCode};
 

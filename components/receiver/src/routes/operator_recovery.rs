@@ -14,7 +14,7 @@ use linebacker_domain::request::now;
 use linebacker_domain::usecase::Recovery;
 use serde::Deserialize;
 
-use super::ApiState;
+use crate::state::ApiState;
 use crate::auth::{Authorized, Operate};
 use crate::error::{ApiError, ErrorCode};
 

@@ -12,7 +12,7 @@ use linebacker_domain::DomainError;
 use linebacker_runtime::health::{Readiness, liveness};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use crate::state::ApiState;
 use crate::auth::{Authorized, ReadHealth};
 
 /// How long `healthz/all` waits for the broker's or the database's counts
