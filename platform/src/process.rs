@@ -183,8 +183,8 @@ impl RunningProcess {
         }
         tracing::info!("stopping: finishing the work in flight");
         self.host.stopping.cancel();
-        let deadline = self.host.settings.shutdown_deadline();
-        let work_until = Instant::now() + deadline * 3 / 4;
+        let budget = StopBudget::split(self.host.settings.shutdown_deadline());
+        let work_until = Instant::now() + budget.work;
         let mut outcome = Ok(());
         for component in self.components.into_iter().rev() {
             component.stop.cancel();
@@ -202,7 +202,7 @@ impl RunningProcess {
 
         // The relay outlives the work, so the events of the last steps go out.
         self.relay_stop.cancel();
-        if tokio::time::timeout(deadline / 4 + CLOSE_TIMEOUT, self.relay).await.is_err() {
+        if tokio::time::timeout(budget.relay_flush + CLOSE_TIMEOUT, self.relay).await.is_err() {
             tracing::warn!("the outbox relay did not finish its last pass in time; the outbox keeps the rest");
         }
         self.background.cancel();
@@ -220,6 +220,23 @@ impl RunningProcess {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.host.database.pool().close()).await;
         tracing::info!("{} stopped", self.host.process);
         outcome
+    }
+}
+
+/// The stop deadline split between its phases: the components' work in
+/// flight first, then the relay's last pass; closing the connections takes
+/// what is left of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StopBudget {
+    work: Duration,
+    relay_flush: Duration,
+}
+
+impl StopBudget {
+    fn split(deadline: Duration) -> Self {
+        let work = deadline * 3 / 4;
+        let relay_flush = deadline.saturating_sub(work).saturating_sub(CLOSE_TIMEOUT / 2).max(Duration::from_millis(200));
+        Self { work, relay_flush }
     }
 }
 
@@ -254,7 +271,7 @@ fn prepare_dependencies(host: &Arc<Host>, schema_ready: watch::Sender<bool>, sto
 fn spawn_relay(host: &Arc<Host>, stop: CancellationToken) -> JoinHandle<()> {
     let relay = OutboxRelay::new(host.database.clone(), host.message_bus(), host.settings.outbox.relay_config())
     .observing(Arc::new(|events| metrics().observe_published(events)));
-    let flush = host.settings.shutdown_deadline() / 4;
+    let flush = StopBudget::split(host.settings.shutdown_deadline()).relay_flush;
     let mut schema_ready = host.schema_ready.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -327,6 +344,14 @@ mod tests {
 
     fn step(name: &'static str, log: &Log, fail: bool) -> Step {
         Step { name, log: log.clone(), fail }
+    }
+
+    #[test]
+    fn the_stop_deadline_leaves_time_for_the_relay_and_for_closing() {
+        let budget = StopBudget::split(Duration::from_millis(8000));
+        assert_eq!(budget, StopBudget { work: Duration::from_millis(6000), relay_flush: Duration::from_millis(1500) });
+        assert!(budget.work + budget.relay_flush + CLOSE_TIMEOUT / 2 <= Duration::from_millis(8000));
+        assert!(StopBudget::split(Duration::from_millis(100)).relay_flush >= Duration::from_millis(200));
     }
 
     #[tokio::test]
