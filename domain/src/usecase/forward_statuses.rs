@@ -9,10 +9,9 @@ use std::time::Duration;
 use tracing::instrument;
 
 use crate::error::DomainError;
-use crate::event::{DomainEvent, EventType, MessageId};
+use crate::event::DomainEvent;
 use crate::external::StoreStatus;
 use crate::ports::{InboxMessage, MessageBus, RequestTraces, StatusInbox};
-use crate::request::now;
 use crate::usecase::continued_trace;
 
 /// What one poll did.
@@ -95,14 +94,7 @@ impl ForwardStatuses {
         let span = tracing::Span::current();
         span.record("backup_request_id", status.backup_request_id.as_str());
         span.record("trace_id", trace.trace_id());
-        let event = DomainEvent {
-            message_id: MessageId::generate(),
-            event_type: EventType::StoreStatusReceived,
-            occurred_at: now(),
-            backup_request_id: status.backup_request_id.clone(),
-            data: serde_json::to_value(&status).map_err(|e| DomainError::Unexpected(e.into()))?,
-            traceparent: Some(trace),
-        };
+        let event = DomainEvent::status_received(status, Some(trace));
         self.bus.publish(std::slice::from_ref(&event)).await?;
         self.inbox.delete(message).await?;
         tracing::info!("store status forwarded");
@@ -116,6 +108,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
+    use crate::event::{EventPayload, EventType};
     use crate::external::ResultTypeCode;
     use crate::testing::fixtures::{received, reply};
     use crate::testing::{FakeBus, FakeInbox, MapTraces as Traces};
@@ -148,7 +141,11 @@ mod tests {
         assert_eq!(published.len(), 1);
         assert_eq!(published[0].event_type, EventType::StoreStatusReceived);
         assert_eq!(published[0].backup_request_id.as_str(), id);
-        assert_eq!(published[0].data["resultTypeCode"], "Succeeded");
+        assert!(
+            matches!(&published[0].payload, EventPayload::Status(status) if status.result_type_code == ResultTypeCode::Succeeded),
+            "{:?}",
+            published[0].payload
+        );
         assert_eq!(*inbox.deleted.lock().unwrap(), ["m1"]);
     }
 
