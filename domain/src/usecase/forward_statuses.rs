@@ -10,7 +10,6 @@ use tracing::instrument;
 
 use crate::error::DomainError;
 use crate::event::DomainEvent;
-use crate::external::StoreStatus;
 use crate::ports::{InboxMessage, MessageBus, RequestTraces, StatusInbox};
 use crate::usecase::continued_trace;
 
@@ -33,16 +32,17 @@ impl Forwarded {
 pub struct ForwardStatuses {
     inbox: Arc<dyn StatusInbox>,
     bus: Arc<dyn MessageBus>,
-    /// A message taken this often without being forwarded is parked.
-    max_dequeue_count: u32,
+    /// A message taken more often than this without being forwarded is
+    /// parked.
+    max_times_taken: u32,
     /// Where each request's trace is kept; without it every status starts
     /// a trace of its own.
     traces: Option<Arc<dyn RequestTraces>>,
 }
 
 impl ForwardStatuses {
-    pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_dequeue_count: u32) -> Self {
-        Self { inbox, bus, max_dequeue_count, traces: None }
+    pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_times_taken: u32) -> Self {
+        Self { inbox, bus, max_times_taken, traces: None }
     }
 
     /// Continues the trace each request was received under.
@@ -76,16 +76,16 @@ impl ForwardStatuses {
         backup_request_id = tracing::field::Empty,
     ))]
     async fn forward(&self, message: &InboxMessage) -> Result<bool, DomainError> {
-        let status = match StoreStatus::parse(&message.text) {
-            Ok(status) => status,
-            Err(reason) => {
-                self.inbox.park(message, &reason).await?;
-                tracing::warn!(reason = %reason, "unparsable status message parked");
+        let status = match &message.status {
+            Ok(status) => status.clone(),
+            Err(unreadable) => {
+                self.inbox.park(message, &unreadable.reason).await?;
+                tracing::warn!(reason = %unreadable.reason, "unparsable status message parked");
                 return Ok(false);
             }
         };
-        if message.dequeue_count > self.max_dequeue_count {
-            let reason = format!("taken {} times without being forwarded", message.dequeue_count);
+        if message.times_taken > self.max_times_taken {
+            let reason = format!("taken {} times without being forwarded", message.times_taken);
             self.inbox.park(message, &reason).await?;
             tracing::warn!(reason = %reason, "status message parked");
             return Ok(false);
@@ -111,11 +111,12 @@ mod tests {
     use crate::event::{EventPayload, EventType};
     use crate::external::ResultTypeCode;
     use crate::testing::fixtures::{received, reply};
+    use crate::ports::InboxReceipt;
     use crate::testing::{FakeBus, FakeInbox, MapTraces as Traces};
     use crate::trace::TraceParent;
 
-    fn message(id: &str, text: String, dequeue_count: u32) -> InboxMessage {
-        InboxMessage { message_id: id.into(), pop_receipt: "r".into(), dequeue_count, text }
+    fn message(id: &str, text: String, times_taken: u32) -> InboxMessage {
+        InboxMessage::read(id.into(), times_taken, text, InboxReceipt::new(id.to_owned()))
     }
 
     fn setup(messages: Vec<InboxMessage>) -> (Arc<FakeInbox>, Arc<FakeBus>, ForwardStatuses) {
