@@ -20,9 +20,9 @@ pub(crate) mod testing;
 
 pub use client::{ClientAuthorizations, Scope, UnknownScope};
 pub use error::{DomainError, FieldError};
-pub use event::{DomainEvent, EventType, MessageId};
+pub use event::{DomainEvent, EventPayload, EventType, MessageId};
 pub use trace::TraceParent;
 pub use request::{
     BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate,
-    PreparedDataPathName, RequesterId, StatusTypeCode, TransitionError, TransportTypeCode,
+    PreparedDataPathName, RequestSnapshot, RequesterId, StatusTypeCode, TransitionError, TransportTypeCode,
 };

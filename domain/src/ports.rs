@@ -2,6 +2,8 @@
 //! implements them on one technology; the rustdoc of every method states what
 //! every implementation MUST do.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +12,7 @@ use futures::stream::BoxStream;
 
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
-use crate::external::{BackupJob, InterfaceRequest};
+use crate::external::{BackupJob, InterfaceRequest, StoreStatus};
 use crate::listing::{PageCursor, PageLimit, RequestFilter, RequestPage, StatusChange};
 use crate::request::{Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode};
 
@@ -216,31 +218,75 @@ pub trait BackupInterface: Send + Sync {
     async fn send(&self, request: &InterfaceRequest) -> Result<(), DomainError>;
 }
 
-/// One message taken from the BZI's status queue; invisible to other readers
-/// until its visibility timeout ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One message taken from the BZI's status queue, read: invisible to other
+/// readers until its visibility timeout ends.
+#[derive(Debug, Clone)]
 pub struct InboxMessage {
+    /// The queue service's id of the message, for logs.
     pub message_id: String,
-    pub pop_receipt: String,
     /// How often the message was taken, this time included.
-    pub dequeue_count: u32,
-    /// The message text: the status JSON itself.
+    pub times_taken: u32,
+    /// The status the message carries, or why it carries none.
+    pub status: Result<StoreStatus, UnreadableStatus>,
+    /// What the inbox that took the message needs to delete or park it.
+    pub receipt: InboxReceipt,
+}
+
+impl InboxMessage {
+    /// A message whose text is `text` (the status JSON itself), read as a
+    /// status by the rules of SPEC §5 (`StoreStatus::parse`).
+    pub fn read(message_id: String, times_taken: u32, text: String, receipt: InboxReceipt) -> Self {
+        let status = StoreStatus::parse(&text).map_err(|reason| UnreadableStatus { reason, text });
+        Self { message_id, times_taken, status, receipt }
+    }
+}
+
+/// A status message that is not a status: why, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableStatus {
+    pub reason: String,
     pub text: String,
+}
+
+/// An inbox's hold on a message it handed out (for Azure, the message's pop
+/// receipt and its text as the queue held it): made by that inbox, opaque
+/// to everyone else.
+#[derive(Clone)]
+pub struct InboxReceipt(Arc<dyn Any + Send + Sync>);
+
+impl InboxReceipt {
+    pub fn new(receipt: impl Any + Send + Sync) -> Self {
+        Self(Arc::new(receipt))
+    }
+
+    /// The receipt as the inbox that made it sees it; `None` when another
+    /// kind of inbox made it.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for InboxReceipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InboxReceipt(..)")
+    }
 }
 
 /// The BZI's status queue (`store-statuses`) and its poison queue.
 #[async_trait]
 pub trait StatusInbox: Send + Sync {
     /// Takes up to `max` messages, hiding them from other readers for
-    /// `visibility_timeout`. An empty queue is `Ok(vec![])`.
+    /// `visibility_timeout`, each read by `InboxMessage::read`. An empty
+    /// queue is `Ok(vec![])`.
     async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError>;
 
     /// Deletes a message taken by `receive`. A message already gone (deleted
     /// by another reader after its visibility ended) MUST count as deleted.
     async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError>;
 
-    /// Moves a message to `store-statuses-poison` with `reason`, then
-    /// deletes it: never silently dropped, never retried forever.
+    /// Moves a message to `store-statuses-poison` with `reason`, its text
+    /// as the queue held it, then deletes it: never silently dropped, never
+    /// retried forever.
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError>;
 }
 

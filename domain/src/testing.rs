@@ -522,8 +522,8 @@ pub mod fixtures {
     }
 
     pub fn status_event(request: &BackupRequest, reply: &StoreStatus) -> DomainEvent {
-        let mut event = DomainEvent::about(EventType::StoreStatusReceived, request, None);
-        event.data = serde_json::to_value(reply).unwrap();
+        let mut event = DomainEvent::status_received(reply.clone(), None);
+        event.backup_request_id = request.backup_request_id.clone();
         event
     }
 }

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use linebacker_azure_queue::{MAX_MESSAGES_PER_GET, QueueClient};
+use linebacker_azure_queue::{MAX_MESSAGES_PER_GET, QueueClient, QueueMessage};
 use linebacker_domain::DomainError;
 use linebacker_domain::backoff::Backoff;
 use linebacker_domain::external::{API_VERSION, InterfaceRequest, ResultTypeCode, StoreStatus};
-use linebacker_domain::ports::InboxMessage;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -97,7 +96,7 @@ impl Bzi {
 
     /// Answers one request. Stopped before the end, the request stays on its
     /// queue and is answered by the next run.
-    async fn answer(self: Arc<Self>, message: InboxMessage, stop: CancellationToken) {
+    async fn answer(self: Arc<Self>, message: QueueMessage, stop: CancellationToken) {
         let decoded = self.requests.encoding().decode(&message.text);
         let request: Result<InterfaceRequest, String> =
             decoded.and_then(|text| serde_json::from_str(&text).map_err(|error| error.to_string()));

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use linebacker_domain::dead_letter::{Affected, DeadLetter, DeadLetters};
 use linebacker_domain::external::{BackupJob, InterfaceRequest, ResultTypeCode};
-use linebacker_domain::ports::{BackupInterface, BackupJobService, InboxMessage, StatusInbox};
+use linebacker_domain::ports::{BackupInterface, BackupJobService, InboxMessage, InboxReceipt, StatusInbox};
 use linebacker_domain::{BackupJobId, DomainError};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -187,12 +187,8 @@ impl StatusInbox for InProcessBzi {
                 status.dequeue_count += 1;
                 status.visible_at = now + visibility_timeout;
                 status.receipt = uuid::Uuid::new_v4().to_string();
-                InboxMessage {
-                    message_id: status.message_id.clone(),
-                    pop_receipt: status.receipt.clone(),
-                    dequeue_count: status.dequeue_count,
-                    text: status.text.clone(),
-                }
+                let receipt = Receipt { pop: status.receipt.clone(), text: status.text.clone() };
+                InboxMessage::read(status.message_id.clone(), status.dequeue_count, status.text.clone(), InboxReceipt::new(receipt))
             })
             .collect())
     }
@@ -200,22 +196,38 @@ impl StatusInbox for InProcessBzi {
     /// A status taken again since (its receipt changed) is not deleted, as
     /// on Azure; one already gone counts as deleted.
     async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
+        let receipt = taken_here(message)?;
         let mut queues = self.queues();
-        queues.statuses.retain(|status| status.message_id != message.message_id || status.receipt != message.pop_receipt);
+        queues.statuses.retain(|status| status.message_id != message.message_id || status.receipt != receipt.pop);
         Ok(())
     }
 
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+        let text = taken_here(message)?.text.clone();
         let mut queues = self.queues();
         queues.poison.push(Parked {
             message_id: message.message_id.clone(),
-            text: message.text.clone(),
+            text,
             reason: reason.to_owned(),
             at: Utc::now(),
         });
         queues.statuses.retain(|status| status.message_id != message.message_id);
         Ok(())
     }
+}
+
+/// What `receive` handed out with a status: the take it was, and the text.
+struct Receipt {
+    pop: String,
+    text: String,
+}
+
+/// The receipt of a message this BZI handed out.
+fn taken_here(message: &InboxMessage) -> Result<&Receipt, DomainError> {
+    message
+        .receipt
+        .get::<Receipt>()
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("a status taken from another inbox")))
 }
 
 /// `store-statuses-poison` of an `InProcessBzi`.
@@ -273,7 +285,7 @@ impl DeadLetters for InProcessPoison {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use linebacker_domain::external::{API_VERSION, StoreStatus};
+    use linebacker_domain::external::API_VERSION;
     use linebacker_domain::{BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
 
     use super::*;
@@ -298,11 +310,11 @@ mod tests {
         bzi.put_status("{}".to_owned());
         let first = bzi.receive(32, HIDDEN).await.unwrap();
         assert_eq!(first.len(), 1);
-        assert_eq!(first[0].dequeue_count, 1);
+        assert_eq!(first[0].times_taken, 1);
         assert!(bzi.receive(32, HIDDEN).await.unwrap().is_empty());
         tokio::time::advance(HIDDEN).await;
         let again = bzi.receive(32, HIDDEN).await.unwrap();
-        assert_eq!((again[0].message_id.as_str(), again[0].dequeue_count), (first[0].message_id.as_str(), 2));
+        assert_eq!((again[0].message_id.as_str(), again[0].times_taken), (first[0].message_id.as_str(), 2));
     }
 
     #[tokio::test(start_paused = true)]
@@ -357,7 +369,7 @@ mod tests {
         }
         let mut ids: Vec<String> = answered
             .iter()
-            .map(|message| StoreStatus::parse(&message.text).unwrap())
+            .map(|message| message.status.clone().unwrap())
             .inspect(|status| assert_eq!(status.result_type_code, ResultTypeCode::Succeeded))
             .map(|status| status.backup_request_id.to_string())
             .collect();

@@ -35,16 +35,51 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// An event about a new request id, with a trace context, as a publisher
-/// would emit it: what bus tests send through.
+/// would emit it: what bus tests send through. Its data is what its type
+/// carries (a just received request, or a `Failed` status of it), so that
+/// every reader of envelopes takes it.
+// The sample's values are constants that are valid.
+#[allow(clippy::expect_used)]
 pub fn sample_event(event_type: linebacker_domain::EventType) -> linebacker_domain::DomainEvent {
-    linebacker_domain::DomainEvent {
-        message_id: linebacker_domain::MessageId::generate(),
-        event_type,
-        occurred_at: linebacker_domain::request::now(),
-        backup_request_id: linebacker_domain::BackupRequestId::generate(),
-        data: serde_json::json!({ "backupJobId": "job-17", "dataDate": "2022-05-30" }),
-        traceparent: Some(linebacker_domain::TraceParent::new_root()),
-    }
+    use linebacker_domain::external::{API_VERSION, ResultTypeCode, StoreStatus};
+    use linebacker_domain::request::{NewBackupRequest, now};
+    use linebacker_domain::{
+        BackupJobId, BackupRequest, DataDate, DomainEvent, EventType, PreparedDataPathName, RequesterId,
+        TraceParent, TransportTypeCode,
+    };
+
+    let request = BackupRequest::receive(
+        NewBackupRequest {
+            backup_job_id: BackupJobId::try_from("job-17").expect("a valid job id"),
+            data_date: DataDate::try_from("2022-05-30").expect("a valid date"),
+            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/job-17/2022-05-30")
+                .expect("a valid path"),
+            transport_type_code: TransportTypeCode::Http,
+            requester_id: RequesterId::anonymous(),
+        },
+        now(),
+    );
+    let mut event = match event_type {
+        EventType::StoreStatusReceived => DomainEvent::status_received(
+            StoreStatus {
+                api_version: API_VERSION.to_owned(),
+                backup_request_id: request.backup_request_id.clone(),
+                result_type_code: ResultTypeCode::Failed,
+                storage_path_name: None,
+                backup_byte_count: None,
+                copy_start_timestamp: None,
+                copy_end_timestamp: None,
+                verify_start_timestamp: None,
+                verify_end_timestamp: None,
+                verified_hash: None,
+                message_text: Some("sample failure".to_owned()),
+            },
+            None,
+        ),
+        _ => DomainEvent::about(event_type, &request, None),
+    };
+    event.traceparent = Some(TraceParent::new_root());
+    event
 }
 
 /// An empty database of its own for one test. Test databases are named

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use linebacker_domain::DomainError;
-use linebacker_domain::ports::InboxMessage;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use secrecy::SecretString;
 
@@ -22,6 +21,18 @@ const API_VERSION: &str = "2021-12-02";
 const MAX_VISIBILITY_SECS: u64 = 7 * 24 * 3600;
 /// The most messages one get may take.
 pub const MAX_MESSAGES_PER_GET: u32 = 32;
+
+/// One message taken by `QueueClient::get`: hidden from other readers until
+/// its visibility timeout ends; its pop receipt deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub message_id: String,
+    pub pop_receipt: String,
+    /// How often the message was taken, this time included.
+    pub dequeue_count: u32,
+    /// The message text as the queue holds it (see `MessageEncoding`).
+    pub text: String,
+}
 
 /// Where the queues are and how to sign for them.
 #[derive(Debug, Clone)]
@@ -119,7 +130,7 @@ impl QueueClient {
     /// Takes up to `max` messages (1 to 32), hiding them for
     /// `visibility_timeout` (whole seconds, 1 s to 7 days).
     #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name))]
-    pub async fn get(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
+    pub async fn get(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<QueueMessage>, DomainError> {
         let what = format!("getting messages from queue {}", self.name);
         let mut url = self.messages_url();
         url.query_pairs_mut()
@@ -134,7 +145,7 @@ impl QueueClient {
     /// Deletes a message taken by `get`. One already gone (404) counts as
     /// deleted.
     #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, message_id = %message.message_id))]
-    pub async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
+    pub async fn delete(&self, message: &QueueMessage) -> Result<(), DomainError> {
         let what = format!("deleting message {} from queue {}", message.message_id, self.name);
         let mut url = self.messages_url();
         if let Ok(mut segments) = url.path_segments_mut() {

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use sha2::Digest;
 use linebacker_domain::DomainError;
 use linebacker_domain::external::InterfaceRequest;
-use linebacker_domain::ports::{BackupInterface, InboxMessage, StatusInbox};
+use linebacker_domain::ports::{BackupInterface, InboxMessage, InboxReceipt, StatusInbox};
 
-use crate::{QueueClient, QueueServiceConfig};
+use crate::{QueueClient, QueueMessage, QueueServiceConfig};
 
 /// The BZI's request queue.
 pub const REQUESTS_QUEUE: &str = "allowed-backup-requests";
@@ -95,7 +95,7 @@ struct Parked<'a> {
 }
 
 /// The parked envelope of `message`, within `MAX_MESSAGE_BYTES`.
-fn parked_text(message: &InboxMessage, reason: &str) -> Result<String, DomainError> {
+fn parked_text(message: &QueueMessage, reason: &str) -> Result<String, DomainError> {
     let parked_at = chrono::Utc::now();
     let envelope = |reason: &str, text: &str| {
         serde_json::to_string(&Parked {
@@ -147,17 +147,19 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 
 #[async_trait]
 impl StatusInbox for AzureStatusInbox {
-    /// Decodes each message; one that is not valid in the configured
-    /// encoding is parked with that reason and not handed out.
+    /// Decodes and reads each message; one that is not valid in the
+    /// configured encoding is parked with that reason and not handed out.
     async fn receive(&self, max: u32, visibility_timeout: Duration) -> Result<Vec<InboxMessage>, DomainError> {
         let encoding = self.statuses.encoding();
         let mut readable = Vec::new();
-        for mut message in self.statuses.get(max, visibility_timeout).await? {
+        for message in self.statuses.get(max, visibility_timeout).await? {
             match encoding.decode(&message.text) {
-                Ok(text) => {
-                    message.text = text;
-                    readable.push(message);
-                }
+                Ok(text) => readable.push(InboxMessage::read(
+                    message.message_id.clone(),
+                    message.dequeue_count,
+                    text,
+                    InboxReceipt::new(message),
+                )),
                 Err(reason) => self.park_as_taken(&message, &reason).await?,
             }
         }
@@ -165,7 +167,7 @@ impl StatusInbox for AzureStatusInbox {
     }
 
     async fn delete(&self, message: &InboxMessage) -> Result<(), DomainError> {
-        self.statuses.delete(message).await
+        self.statuses.delete(taken(message)?).await
     }
 
     /// Puts first, deletes second (a message too large to park whole is
@@ -174,17 +176,57 @@ impl StatusInbox for AzureStatusInbox {
     #[tracing::instrument(skip_all, fields(message_id = %message.message_id))]
     async fn park(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
         // Parked as it was on the queue, so that a replay puts it back as is.
-        let taken = InboxMessage { text: self.statuses.encoding().encode(&message.text), ..message.clone() };
-        self.park_as_taken(&taken, reason).await
+        self.park_as_taken(taken(message)?, reason).await
     }
+}
+
+/// The queue's message behind `message`, as this inbox took it.
+fn taken(message: &InboxMessage) -> Result<&QueueMessage, DomainError> {
+    message.receipt.get::<QueueMessage>().ok_or_else(|| {
+        DomainError::Unexpected(anyhow!("message {} was not taken from an Azure queue", message.message_id))
+    })
 }
 
 impl AzureStatusInbox {
     /// Parks `message` whose text is as the queue holds it.
-    async fn park_as_taken(&self, message: &InboxMessage, reason: &str) -> Result<(), DomainError> {
+    async fn park_as_taken(&self, message: &QueueMessage, reason: &str) -> Result<(), DomainError> {
         let text = parked_text(message, reason)?;
         self.poison.put(&text).await?;
         tracing::warn!(reason, poison_queue = self.poison.name(), "status message parked");
         self.statuses.delete(message).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn queue_message(text: &str) -> QueueMessage {
+        QueueMessage { message_id: "m-1".into(), pop_receipt: "p".into(), dequeue_count: 3, text: text.into() }
+    }
+
+    #[test]
+    fn a_message_this_inbox_took_keeps_the_queues_message_behind_it() {
+        let on_queue = queue_message("eyJub3QiOiJqc29uIn0=");
+        let message = InboxMessage::read("m-1".into(), 3, "{\"not\":\"json\"}".into(), InboxReceipt::new(on_queue.clone()));
+        assert_eq!(taken(&message).unwrap(), &on_queue);
+        assert_eq!(message.times_taken, 3);
+        assert!(message.status.is_err());
+    }
+
+    #[test]
+    fn a_message_another_inbox_took_is_refused_not_deleted_by_guesswork() {
+        let message = InboxMessage::read("m-1".into(), 1, String::new(), InboxReceipt::new("another inbox's"));
+        let error = taken(&message).unwrap_err();
+        assert!(matches!(&error, DomainError::Unexpected(_)) && error.to_string().contains("m-1"), "{error}");
+    }
+
+    #[test]
+    fn a_parked_message_keeps_its_text_as_the_queue_held_it() {
+        let text = parked_text(&queue_message("eyJ4Ijox"), "unknown request").unwrap();
+        let parked: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((parked["messageText"].as_str(), parked["dequeueCount"].as_u64()), (Some("eyJ4Ijox"), Some(3)));
+        assert_eq!(parked["reason"], "unknown request");
     }
 }

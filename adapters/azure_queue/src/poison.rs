@@ -16,10 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use linebacker_domain::DomainError;
 use linebacker_domain::dead_letter::{Affected, DeadLetter, DeadLetters};
-use linebacker_domain::ports::InboxMessage;
 use serde::Deserialize;
 
-use crate::{MAX_MESSAGES_PER_GET, QueueClient};
+use crate::{MAX_MESSAGES_PER_GET, QueueClient, QueueMessage};
 
 /// How long a message an operator read stays hidden from other readers.
 pub const SCAN_VISIBILITY: Duration = Duration::from_secs(5);
@@ -48,7 +47,7 @@ impl AzurePoisonLetters {
 
     /// The next messages not `seen` before, each hidden for
     /// `SCAN_VISIBILITY`; none once the queue is empty or comes round again.
-    async fn next_unseen(&self, seen: &mut HashSet<String>) -> Result<Vec<InboxMessage>, DomainError> {
+    async fn next_unseen(&self, seen: &mut HashSet<String>) -> Result<Vec<QueueMessage>, DomainError> {
         let batch = self.poison.get(MAX_MESSAGES_PER_GET, SCAN_VISIBILITY).await?;
         Ok(batch.into_iter().filter(|message| seen.insert(message.message_id.clone())).collect())
     }
@@ -60,7 +59,7 @@ fn original_text(parked: &str) -> String {
     serde_json::from_str::<Parked>(parked).map_or_else(|_| parked.to_owned(), |parked| parked.message_text)
 }
 
-fn inspect(message: &InboxMessage) -> DeadLetter {
+fn inspect(message: &QueueMessage) -> DeadLetter {
     let parked = serde_json::from_str::<Parked>(&message.text).ok();
     let text = parked.as_ref().map_or(message.text.as_str(), |parked| parked.message_text.as_str());
     let backup_request_id = serde_json::from_str::<serde_json::Value>(text)
@@ -130,8 +129,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn message(text: &str) -> InboxMessage {
-        InboxMessage { message_id: "m-1".into(), pop_receipt: "p".into(), dequeue_count: 1, text: text.into() }
+    fn message(text: &str) -> QueueMessage {
+        QueueMessage { message_id: "m-1".into(), pop_receipt: "p".into(), dequeue_count: 1, text: text.into() }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use quick_xml::Reader;
 use quick_xml::escape::unescape;
 use quick_xml::events::Event;
 
-use linebacker_domain::ports::InboxMessage;
+use crate::QueueMessage;
 
 /// `<QueueMessage><MessageText>text</MessageText></QueueMessage>`, the text
 /// XML-escaped (not base64: SPEC §5).
@@ -47,10 +47,10 @@ struct Partial {
 }
 
 impl Partial {
-    fn finish(self, index: usize) -> Result<InboxMessage, String> {
+    fn finish(self, index: usize) -> Result<QueueMessage, String> {
         let missing = |field: &str| format!("message {index} of the list has no {field}");
         let dequeue_count = self.dequeue_count.ok_or_else(|| missing("DequeueCount"))?;
-        Ok(InboxMessage {
+        Ok(QueueMessage {
             message_id: self.message_id.filter(|id| !id.is_empty()).ok_or_else(|| missing("MessageId"))?,
             pop_receipt: self.pop_receipt.filter(|r| !r.is_empty()).ok_or_else(|| missing("PopReceipt"))?,
             dequeue_count: dequeue_count
@@ -64,7 +64,7 @@ impl Partial {
 }
 
 /// Parses the `<QueueMessagesList>` of a get.
-pub(crate) fn parse_messages(xml: &str) -> Result<Vec<InboxMessage>, String> {
+pub(crate) fn parse_messages(xml: &str) -> Result<Vec<QueueMessage>, String> {
     let mut reader = Reader::from_str(xml);
     let mut messages = Vec::new();
     let mut current: Option<Partial> = None;

@@ -51,7 +51,7 @@ async fn statuses_come_in_decoded_and_text_that_is_not_base64_is_parked_with_the
         assert!(tokio::time::Instant::now() < deadline, "received {received:?}");
     }
     assert_eq!(received.len(), 1, "only the valid message is handed out: {received:?}");
-    assert_eq!(received[0].text, status);
+    assert_eq!(received[0].status.as_ref().map_err(|unreadable| unreadable.text.as_str()), Err(status));
 
     let parked = get_within(inbox.poison(), Duration::from_secs(5)).await;
     let parked: Value = serde_json::from_str(&parked[0].text).unwrap();

@@ -10,14 +10,14 @@ use std::time::Duration;
 use linebacker_azure_queue::{AzurePoisonLetters, AzureStatusInbox};
 use linebacker_domain::dead_letter::DeadLetters;
 use linebacker_domain::ports::StatusInbox;
-use support::{delete_inbox, fresh_inbox, get_within};
+use support::{delete_inbox, fresh_inbox, get_within, receive_within};
 
 /// Puts `texts` on the status queue and parks each of them with a reason.
 async fn park(inbox: &AzureStatusInbox, texts: &[&str]) {
     for text in texts {
         inbox.statuses().put(text).await.unwrap();
     }
-    let taken = get_within(inbox.statuses(), Duration::from_secs(5)).await;
+    let taken = receive_within(inbox, texts.len(), Duration::from_secs(5)).await;
     assert_eq!(taken.len(), texts.len());
     for message in &taken {
         inbox.park(message, "the status is not JSON").await.unwrap();
@@ -55,7 +55,7 @@ async fn a_status_near_64_kib_is_parked_as_a_truncated_copy_that_names_the_origi
     let original = format!("{{\"backupRequestId\":\"r-big\",\"messageText\":\"{}{}", "x".repeat(40_000), "\\".repeat(20_000));
     assert!(original.len() > 60_000 && original.len() < 64 * 1024);
     inbox.statuses().put(&original).await.unwrap();
-    let taken = get_within(inbox.statuses(), Duration::from_secs(5)).await;
+    let taken = receive_within(&inbox, 1, Duration::from_secs(5)).await;
     assert_eq!(taken.len(), 1);
     inbox.park(&taken[0], "the status is not JSON").await.unwrap();
 

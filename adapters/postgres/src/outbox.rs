@@ -84,8 +84,8 @@ impl OutboxRelay {
     /// confirmed ones. Returns how many it published.
     pub async fn publish_pending(&self) -> Result<usize, DomainError> {
         let mut tx = self.database.pool().begin().await.map_err(map_sqlx_error)?;
-        let rows: Vec<(i64, sqlx::types::Json<DomainEvent>, Option<String>)> = sqlx::query_as(
-            "SELECT id, payload, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, payload::text, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(i64::from(self.config.batch_size))
         .fetch_all(&mut *tx)
@@ -97,10 +97,15 @@ impl OutboxRelay {
         let (ids, events): (Vec<i64>, Vec<DomainEvent>) = rows
             .into_iter()
             .map(|(id, payload, traceparent)| {
-                let mut event = payload.0;
+                // Only linebacker writes the outbox: a row that does not
+                // read back was corrupted outside it.
+                let mut event = DomainEvent::from_json(payload.as_bytes())
+                    .map_err(|malformed| DomainError::Unexpected(anyhow::anyhow!("outbox row {id}: {malformed}")))?;
                 event.traceparent = traceparent.as_deref().and_then(TraceParent::parse);
-                (id, event)
+                Ok((id, event))
             })
+            .collect::<Result<Vec<_>, DomainError>>()?
+            .into_iter()
             .unzip();
         self.bus.publish(&events).await?;
         sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")

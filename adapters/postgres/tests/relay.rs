@@ -29,7 +29,7 @@ impl Fixture {
     async fn new() -> Self {
         let database = common::migrated_database(20).await;
         let exchange = unique_name("tx");
-        let watch = WatchQueue::bind(&exchange, &[EventType::BackupRequestReceived.routing_key()]).await.unwrap();
+        let watch = WatchQueue::bind(&exchange, &[linebacker_rabbitmq::routing_key(EventType::BackupRequestReceived)]).await.unwrap();
         Self { database, queue_prefix: format!("{}.", unique_name("tq")), exchange, watch }
     }
 

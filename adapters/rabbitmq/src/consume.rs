@@ -95,12 +95,12 @@ impl Consuming {
     }
 }
 
-/// The envelope of SPEC §4, with its trace context from the headers. A
-/// queue only ever receives its source event: any other type is a contract
-/// violation, as malformed as a body that does not parse.
+/// The envelope of SPEC §4, its data read as the payload its type carries,
+/// with its trace context from the headers. A queue only ever receives its
+/// source event: any other type is a contract violation, as malformed as a
+/// body that does not parse.
 fn decode(queue: WorkQueue, body: &[u8], properties: &BasicProperties) -> Result<DomainEvent, MalformedMessage> {
-    let mut event: DomainEvent = serde_json::from_slice(body)
-        .map_err(|error| MalformedMessage(format!("the body is not an event envelope: {error}")))?;
+    let mut event = DomainEvent::from_json(body)?;
     if event.event_type != queue.source() {
         return Err(MalformedMessage(format!(
             "{} takes {} events, not {}",

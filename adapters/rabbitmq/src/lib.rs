@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod link;
 mod publish;
+mod routing;
 mod settings;
 mod settle;
 mod topology;
@@ -30,6 +31,7 @@ use crate::publish::event_message;
 
 pub use crate::dead_letters::RabbitDeadLetters;
 pub use crate::health::QueueStats;
+pub use crate::routing::routing_key;
 pub use crate::settings::{DEFAULT_RETRY_LEVELS, RabbitSettings, RabbitTls};
 
 /// The bus. Clones share one connection.

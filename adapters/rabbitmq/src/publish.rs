@@ -9,6 +9,7 @@ use linebacker_domain::{DomainError, DomainEvent};
 use crate::errors::within;
 use crate::link::Shared;
 use crate::headers::text;
+use crate::routing::routing_key;
 
 pub(crate) const TRACEPARENT_HEADER: &str = "traceparent";
 pub(crate) const REQUEST_ID_HEADER: &str = "x-backup-request-id";
@@ -41,7 +42,7 @@ pub(crate) fn event_message<'a>(exchange: &ShortString, event: &DomainEvent, bod
         .with_headers(headers);
     Outgoing {
         exchange: exchange.clone(),
-        routing_key: event.event_type.routing_key().into(),
+        routing_key: routing_key(event.event_type).into(),
         // Operators may leave some routing keys unbound (SPEC §4).
         mandatory: false,
         body,

@@ -16,6 +16,7 @@ use lapin::{Channel, ExchangeKind};
 use linebacker_domain::ports::WorkQueue;
 
 use crate::headers::text;
+use crate::routing::routing_key;
 use crate::settings::RabbitSettings;
 
 /// The broker names of one work queue.
@@ -118,7 +119,7 @@ impl Topology {
                 .queue_bind(
                     names.work.clone(),
                     self.exchange.clone(),
-                    queue.source().routing_key().into(),
+                    routing_key(queue.source()).into(),
                     QueueBindOptions::default(),
                     FieldTable::default(),
                 )

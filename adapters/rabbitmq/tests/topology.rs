@@ -73,7 +73,7 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
     assert_eq!(ours.len(), WorkQueue::ALL.len(), "{ours:#?}");
     for queue in WorkQueue::ALL {
         let binding = row(&ours, "destination_name", &fixture.work_queue(*queue));
-        assert_eq!(binding["routing_key"], queue.source().routing_key());
+        assert_eq!(binding["routing_key"], linebacker_rabbitmq::routing_key(queue.source()));
     }
 
     fixture.bus.close().await;

@@ -61,6 +61,31 @@ pub struct BackupRequest {
     pub retention: Option<Retention>,
 }
 
+/// A request as the rest of the system hears about it: every field of
+/// SPEC §2 as it stood when an event about the request was emitted. It is
+/// the `data` of the request's events (its JSON is the contract's: operators
+/// bind queues of their own to these events), a record, not a request that
+/// could take a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSnapshot {
+    pub backup_request_id: BackupRequestId,
+    pub backup_job_id: BackupJobId,
+    pub data_date: DataDate,
+    pub prepared_data_path_name: PreparedDataPathName,
+    pub status_type_code: StatusTypeCode,
+    pub transport_type_code: TransportTypeCode,
+    pub requester_id: RequesterId,
+    pub backup_provider_code: BackupProviderCode,
+    pub storage_path_name: Option<String>,
+    pub received_timestamp: DateTime<Utc>,
+    pub checked_timestamp: Option<DateTime<Utc>>,
+    pub sent_to_interface_timestamp: Option<DateTime<Utc>>,
+    pub reply_timestamp: Option<DateTime<Utc>>,
+    pub reply_message_text: Option<String>,
+    pub not_allowed_reason: Option<String>,
+}
+
 /// How long a job keeps its backups, as the job said when it allowed a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -101,6 +126,27 @@ impl BackupRequest {
 
     pub fn status(&self) -> StatusTypeCode {
         self.status_type_code
+    }
+
+    /// The request as it now stands, for an event about it.
+    pub fn snapshot(&self) -> RequestSnapshot {
+        RequestSnapshot {
+            backup_request_id: self.backup_request_id.clone(),
+            backup_job_id: self.backup_job_id.clone(),
+            data_date: self.data_date,
+            prepared_data_path_name: self.prepared_data_path_name.clone(),
+            status_type_code: self.status_type_code,
+            transport_type_code: self.transport_type_code,
+            requester_id: self.requester_id.clone(),
+            backup_provider_code: self.backup_provider_code,
+            storage_path_name: self.storage_path_name.clone(),
+            received_timestamp: self.received_timestamp,
+            checked_timestamp: self.checked_timestamp,
+            sent_to_interface_timestamp: self.sent_to_interface_timestamp,
+            reply_timestamp: self.reply_timestamp,
+            reply_message_text: self.reply_message_text.clone(),
+            not_allowed_reason: self.not_allowed_reason.clone(),
+        }
     }
 
     /// The fields a caller chose, for comparing a repeated request with the

@@ -66,6 +66,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
+    use crate::event::EventPayload;
     use crate::request::{
         BackupJobId, DataDate, PreparedDataPathName, RequesterId, StatusTypeCode, TransportTypeCode,
     };
@@ -101,7 +102,11 @@ mod tests {
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].event_type, EventType::BackupRequestReceived);
         assert_eq!(outbox[0].backup_request_id, request.backup_request_id);
-        assert_eq!(outbox[0].data["backupJobId"], "job-1");
+        assert!(
+            matches!(&outbox[0].payload, EventPayload::Request(data) if data.backup_job_id.as_str() == "job-1"),
+            "{:?}",
+            outbox[0].payload
+        );
         assert!(outbox[0].traceparent.is_some());
     }
 

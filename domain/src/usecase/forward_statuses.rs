@@ -9,10 +9,8 @@ use std::time::Duration;
 use tracing::instrument;
 
 use crate::error::DomainError;
-use crate::event::{DomainEvent, EventType, MessageId};
-use crate::external::StoreStatus;
+use crate::event::DomainEvent;
 use crate::ports::{InboxMessage, MessageBus, RequestTraces, StatusInbox};
-use crate::request::now;
 use crate::usecase::continued_trace;
 
 /// What one poll did.
@@ -34,16 +32,17 @@ impl Forwarded {
 pub struct ForwardStatuses {
     inbox: Arc<dyn StatusInbox>,
     bus: Arc<dyn MessageBus>,
-    /// A message taken this often without being forwarded is parked.
-    max_dequeue_count: u32,
+    /// A message taken more often than this without being forwarded is
+    /// parked.
+    max_times_taken: u32,
     /// Where each request's trace is kept; without it every status starts
     /// a trace of its own.
     traces: Option<Arc<dyn RequestTraces>>,
 }
 
 impl ForwardStatuses {
-    pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_dequeue_count: u32) -> Self {
-        Self { inbox, bus, max_dequeue_count, traces: None }
+    pub fn new(inbox: Arc<dyn StatusInbox>, bus: Arc<dyn MessageBus>, max_times_taken: u32) -> Self {
+        Self { inbox, bus, max_times_taken, traces: None }
     }
 
     /// Continues the trace each request was received under.
@@ -77,16 +76,16 @@ impl ForwardStatuses {
         backup_request_id = tracing::field::Empty,
     ))]
     async fn forward(&self, message: &InboxMessage) -> Result<bool, DomainError> {
-        let status = match StoreStatus::parse(&message.text) {
-            Ok(status) => status,
-            Err(reason) => {
-                self.inbox.park(message, &reason).await?;
-                tracing::warn!(reason = %reason, "unparsable status message parked");
+        let status = match &message.status {
+            Ok(status) => status.clone(),
+            Err(unreadable) => {
+                self.inbox.park(message, &unreadable.reason).await?;
+                tracing::warn!(reason = %unreadable.reason, "unparsable status message parked");
                 return Ok(false);
             }
         };
-        if message.dequeue_count > self.max_dequeue_count {
-            let reason = format!("taken {} times without being forwarded", message.dequeue_count);
+        if message.times_taken > self.max_times_taken {
+            let reason = format!("taken {} times without being forwarded", message.times_taken);
             self.inbox.park(message, &reason).await?;
             tracing::warn!(reason = %reason, "status message parked");
             return Ok(false);
@@ -95,14 +94,7 @@ impl ForwardStatuses {
         let span = tracing::Span::current();
         span.record("backup_request_id", status.backup_request_id.as_str());
         span.record("trace_id", trace.trace_id());
-        let event = DomainEvent {
-            message_id: MessageId::generate(),
-            event_type: EventType::StoreStatusReceived,
-            occurred_at: now(),
-            backup_request_id: status.backup_request_id.clone(),
-            data: serde_json::to_value(&status).map_err(|e| DomainError::Unexpected(e.into()))?,
-            traceparent: Some(trace),
-        };
+        let event = DomainEvent::status_received(status, Some(trace));
         self.bus.publish(std::slice::from_ref(&event)).await?;
         self.inbox.delete(message).await?;
         tracing::info!("store status forwarded");
@@ -116,13 +108,15 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
+    use crate::event::{EventPayload, EventType};
     use crate::external::ResultTypeCode;
     use crate::testing::fixtures::{received, reply};
+    use crate::ports::InboxReceipt;
     use crate::testing::{FakeBus, FakeInbox, MapTraces as Traces};
     use crate::trace::TraceParent;
 
-    fn message(id: &str, text: String, dequeue_count: u32) -> InboxMessage {
-        InboxMessage { message_id: id.into(), pop_receipt: "r".into(), dequeue_count, text }
+    fn message(id: &str, text: String, times_taken: u32) -> InboxMessage {
+        InboxMessage::read(id.into(), times_taken, text, InboxReceipt::new(id.to_owned()))
     }
 
     fn setup(messages: Vec<InboxMessage>) -> (Arc<FakeInbox>, Arc<FakeBus>, ForwardStatuses) {
@@ -148,7 +142,11 @@ mod tests {
         assert_eq!(published.len(), 1);
         assert_eq!(published[0].event_type, EventType::StoreStatusReceived);
         assert_eq!(published[0].backup_request_id.as_str(), id);
-        assert_eq!(published[0].data["resultTypeCode"], "Succeeded");
+        assert!(
+            matches!(&published[0].payload, EventPayload::Status(status) if status.result_type_code == ResultTypeCode::Succeeded),
+            "{:?}",
+            published[0].payload
+        );
         assert_eq!(*inbox.deleted.lock().unwrap(), ["m1"]);
     }
 

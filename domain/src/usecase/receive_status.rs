@@ -14,7 +14,7 @@ use tracing::instrument;
 
 use super::{Handled, MessageHandler, load, refused};
 use crate::error::DomainError;
-use crate::event::{DomainEvent, EventType};
+use crate::event::{DomainEvent, EventPayload, EventType};
 use crate::external::{ResultTypeCode, StoreStatus};
 use crate::ports::{BackupJobService, BackupRepository, BackupRequestRepository};
 use crate::request::{Backup, BackupRequest, Retention, StatusTypeCode, now};
@@ -80,8 +80,9 @@ impl ReceiveStatus {
 impl MessageHandler for ReceiveStatus {
     #[instrument(skip_all, fields(backup_request_id = %event.backup_request_id))]
     async fn handle(&self, event: &DomainEvent) -> Result<Handled, DomainError> {
-        let reply: StoreStatus = serde_json::from_value(event.data.clone())
-            .map_err(|error| DomainError::Invalid(format!("not a store status: {error}")))?;
+        let EventPayload::Status(reply) = &event.payload else {
+            return Err(DomainError::Invalid(format!("a {} event carries no store status", event.event_type)));
+        };
         reply.check_values().map_err(|why| DomainError::Invalid(format!("not a valid store status: {why}")))?;
         if reply.backup_request_id != event.backup_request_id {
             return Err(DomainError::Invalid("the status names another request than its envelope".into()));
@@ -94,18 +95,18 @@ impl MessageHandler for ReceiveStatus {
             (Some(_), _) if request.status() == StatusTypeCode::Succeeded => {
                 Ok(Handled::Skipped("a Backup is already recorded".into()))
             }
-            (Some(_), _) => self.step(request, StatusTypeCode::Succeeded, &reply, event, None).await,
+            (Some(_), _) => self.step(request, StatusTypeCode::Succeeded, reply, event, None).await,
             // Rule 2.
             (None, ResultTypeCode::Succeeded) => {
                 if let Err(refusal) = request.status().check_transition(StatusTypeCode::Succeeded) {
                     return refused(refusal);
                 }
                 let retention = self.retention(&request).await?;
-                let backup = Backup::from_reply(&request, retention, &reply).map_err(DomainError::Invalid)?;
-                self.step(request, StatusTypeCode::Succeeded, &reply, event, Some(&backup)).await
+                let backup = Backup::from_reply(&request, retention, reply).map_err(DomainError::Invalid)?;
+                self.step(request, StatusTypeCode::Succeeded, reply, event, Some(&backup)).await
             }
             // Rule 3.
-            (None, ResultTypeCode::Failed) => self.step(request, StatusTypeCode::Failed, &reply, event, None).await,
+            (None, ResultTypeCode::Failed) => self.step(request, StatusTypeCode::Failed, reply, event, None).await,
         }
     }
 }

@@ -20,7 +20,7 @@ pub async fn fresh_queue(prefix: &str) -> QueueClient {
 }
 
 /// Gets messages until at least one arrives, or fails after `timeout`.
-pub async fn get_within(queue: &QueueClient, timeout: Duration) -> Vec<linebacker_domain::ports::InboxMessage> {
+pub async fn get_within(queue: &QueueClient, timeout: Duration) -> Vec<linebacker_azure_queue::QueueMessage> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let messages = queue.get(32, Duration::from_secs(30)).await.unwrap();
@@ -30,6 +30,24 @@ pub async fn get_within(queue: &QueueClient, timeout: Duration) -> Vec<linebacke
         assert!(tokio::time::Instant::now() < deadline, "no message on {} within {timeout:?}", queue.name());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Receives from `inbox` until `count` messages were taken, or fails after
+/// `timeout`.
+pub async fn receive_within(
+    inbox: &AzureStatusInbox,
+    count: usize,
+    timeout: Duration,
+) -> Vec<linebacker_domain::ports::InboxMessage> {
+    use linebacker_domain::ports::StatusInbox;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut taken = Vec::new();
+    while taken.len() < count {
+        taken.extend(inbox.receive(32, Duration::from_secs(30)).await.unwrap());
+        assert!(tokio::time::Instant::now() < deadline, "took {} of {count} messages within {timeout:?}", taken.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    taken
 }
 
 /// A status inbox on new status and poison queues of its own.

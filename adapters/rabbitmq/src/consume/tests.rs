@@ -61,6 +61,16 @@ fn an_envelope_of_another_type_than_the_queues_source_is_malformed() {
 }
 
 #[test]
+fn an_envelope_whose_data_is_not_what_its_type_carries_is_malformed() {
+    let mut body: serde_json::Value = serde_json::from_slice(&event(EventType::StoreStatusReceived).to_json()).unwrap();
+    body["data"] = serde_json::json!({ "backupJobId": "job-17", "dataDate": "2022-05-30" });
+
+    let result = decode(WorkQueue::ReceiveStatus, body.to_string().as_bytes(), &BasicProperties::default());
+
+    assert!(matches!(&result, Err(MalformedMessage(reason)) if reason.contains("not a store status")), "{result:?}");
+}
+
+#[test]
 fn the_attempt_is_one_more_than_the_quorum_queues_delivery_count() {
     assert_eq!(attempt(&BasicProperties::default()), 1);
     assert_eq!(attempt(&with_header(DELIVERY_COUNT_HEADER, AMQPValue::LongLongInt(1))), 2);
@@ -115,10 +125,24 @@ mod properties {
         })
     }
 
+    /// The data an event of `event_type` carries, as JSON.
+    fn data_of(event_type: EventType) -> serde_json::Value {
+        serde_json::to_value(&event(event_type).payload).unwrap()
+    }
+
+    /// Data of either kind, or any JSON at all.
+    fn data() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(data_of(EventType::BackupRequestReceived)),
+            Just(data_of(EventType::StoreStatusReceived)),
+            json(),
+        ]
+    }
+
     /// Envelopes that are often, but not always, well formed.
     fn envelope() -> impl Strategy<Value = Vec<u8>> {
         let message_id = prop_oneof![any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()), ".{0,40}"];
-        (message_id, event_type(), -10_000_000_000i64..10_000_000_000i64, ".{0,40}", json()).prop_map(
+        (message_id, event_type(), -10_000_000_000i64..10_000_000_000i64, ".{0,40}", data()).prop_map(
             |(message_id, kind, secs, request_id, data)| {
                 let occurred_at = chrono::DateTime::from_timestamp(secs, 0).map(|at| at.to_rfc3339());
                 serde_json::json!({
