@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::external::StoreStatus;
-use crate::ports::MalformedMessage;
 use crate::request::{BackupRequest, BackupRequestId, RequestSnapshot, now};
 use crate::trace::TraceParent;
 
@@ -120,6 +119,11 @@ pub enum EventPayload {
     Request(RequestSnapshot),
     Status(StoreStatus),
 }
+
+/// A message that reached a consumer but is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message: {0}")]
+pub struct MalformedMessage(pub String);
 
 /// One event: the envelope of SPEC §4 plus the trace context it travels with.
 /// Build one with [`DomainEvent::about`] or [`DomainEvent::status_received`],

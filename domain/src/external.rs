@@ -5,11 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::request::fields::code_enum;
-use crate::request::{
-    BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, PreparedDataPathName,
-};
+use crate::request::fields::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
 
 /// The API version linebacker speaks on the BZI queues and its HTTP API.
 pub const API_VERSION: &str = "2022-05-22";
@@ -37,20 +35,6 @@ pub struct InterfaceRequest {
     pub prepared_data_path_name: PreparedDataPathName,
     pub backup_provider_code: BackupProviderCode,
     pub storage_path_name: String,
-}
-
-impl InterfaceRequest {
-    pub fn for_request(request: &BackupRequest) -> Self {
-        Self {
-            api_version: API_VERSION.to_owned(),
-            backup_request_id: request.backup_request_id.clone(),
-            backup_job_id: request.backup_job_id.clone(),
-            data_date: request.data_date,
-            prepared_data_path_name: request.prepared_data_path_name.clone(),
-            backup_provider_code: request.backup_provider_code,
-            storage_path_name: request.storage_path_name.clone().unwrap_or_default(),
-        }
-    }
 }
 
 code_enum!(

@@ -9,6 +9,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod event;
 pub mod external;
+mod field_error;
 pub mod listing;
 pub mod ports;
 pub mod request;
@@ -19,7 +20,8 @@ pub mod usecase;
 pub(crate) mod testing;
 
 pub use client::{ClientAuthorizations, Scope, UnknownScope};
-pub use error::{DomainError, FieldError};
+pub use error::DomainError;
+pub use field_error::FieldError;
 pub use event::{DomainEvent, EventPayload, EventType, MessageId};
 pub use trace::TraceParent;
 pub use request::{

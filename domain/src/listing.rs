@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::request::{BackupJobId, BackupRequest, BackupRequestId, RequesterId, StatusTypeCode};
 
 /// What a list is narrowed to; `None` filters nothing.

@@ -158,10 +158,7 @@ impl WorkQueue {
     }
 }
 
-/// A message that reached a consumer but is not a valid event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed message: {0}")]
-pub struct MalformedMessage(pub String);
+pub use crate::event::MalformedMessage;
 
 /// Settles one delivery. Exactly one of these is called, after the work the
 /// message asked for is committed (or known to be impossible).

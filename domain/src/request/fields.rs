@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 
 /// Checks a text field: not blank, at most `max` characters, no control
 /// characters (they have no place in identifiers or paths and break logs).

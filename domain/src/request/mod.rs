@@ -9,7 +9,7 @@ mod status;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::external::BackupJob;
+use crate::external::{API_VERSION, BackupJob, InterfaceRequest};
 
 pub use backup::Backup;
 pub use fields::{
@@ -249,3 +249,18 @@ impl BackupRequest {
 
 #[cfg(test)]
 mod tests;
+
+impl InterfaceRequest {
+    /// What the BZI is asked to back up for `request`.
+    pub fn for_request(request: &BackupRequest) -> Self {
+        Self {
+            api_version: API_VERSION.to_owned(),
+            backup_request_id: request.backup_request_id.clone(),
+            backup_job_id: request.backup_job_id.clone(),
+            data_date: request.data_date,
+            prepared_data_path_name: request.prepared_data_path_name.clone(),
+            backup_provider_code: request.backup_provider_code,
+            storage_path_name: request.storage_path_name.clone().unwrap_or_default(),
+        }
+    }
+}

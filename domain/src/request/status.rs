@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fields::code_enum;
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 
 code_enum!(
     /// Where a backup request stands.

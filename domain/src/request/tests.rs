@@ -1,5 +1,5 @@
 use super::*;
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 
 fn job(provider: BackupProviderCode, path: &str) -> BackupJob {
     BackupJob {
