@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::event::{DomainEvent, EventType};
-use crate::external::{API_VERSION, BackupJob, ResultTypeCode, StoreStatus};
+use crate::external::{API_VERSION, BackupJob, InterfaceRequest, ResultTypeCode, StoreStatus};
 use crate::ports::BackupRequestRepository;
 use crate::request::{
     Backup, BackupJobId, BackupProviderCode, BackupRequest, DataDate, NewBackupRequest, PreparedDataPathName,
@@ -101,6 +101,11 @@ pub async fn stored_in(store: &(impl BackupRequestRepository + ?Sized), status: 
         store.update(&request, from, &[]).await.unwrap();
     }
     request
+}
+
+/// What send-to-interface puts on the BZI's queue for an allowed request.
+pub fn interface_request() -> InterfaceRequest {
+    InterfaceRequest::for_request(&request_in(StatusTypeCode::Allowed))
 }
 
 pub fn event(event_type: EventType, request: &BackupRequest) -> DomainEvent {
