@@ -176,12 +176,8 @@ async fn under_faults_no_accepted_request_is_lost_and_no_backup_is_recorded_twic
             for i in 0..requests {
                 let (http, url, accepted, refused) = (http.clone(), url.clone(), accepted.clone(), refused.clone());
                 tasks.push(tokio::spawn(async move {
-                    let body = serde_json::json!({
-                        "apiVersion": "2022-05-22",
-                        "backupJobId": JOBS[i % JOBS.len()],
-                        "dataDate": "2022-05-30",
-                        "backupDataLocation": format!("/prepared/{i}"),
-                    });
+                    let mut body = linebacker_testkit::request_body(JOBS[i % JOBS.len()], "2022-05-30");
+                    body["backupDataLocation"] = format!("/prepared/{i}").into();
                     match http.post(format!("{url}/api/backup-requests")).json(&body).send().await {
                         Ok(response) if response.status().as_u16() == 202 => {
                             let body: serde_json::Value = response.json().await.unwrap_or_default();

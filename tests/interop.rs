@@ -15,7 +15,8 @@ use linebacker_azure_queue::testing::{AZURITE_ACCOUNT, AZURITE_KEY, azurite_conf
 use linebacker_azure_queue::{AzureBackupInterface, MessageEncoding, QueueServiceConfig};
 use linebacker_domain::external::{API_VERSION, InterfaceRequest};
 use linebacker_domain::ports::BackupInterface;
-use linebacker_domain::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
+use linebacker_domain::testing::fixtures::interface_request;
+use linebacker_domain::{BackupProviderCode, PreparedDataPathName};
 use linebacker_testkit::eventually;
 use linebacker_tests::{System, SystemOptions};
 use serde_json::{Value, json};
@@ -55,13 +56,9 @@ async fn a_request_linebacker_sends_is_read_and_parsed_by_the_python_sdk_in_each
         let interface = AzureBackupInterface::new(&config, &unique_queue_name("interop")).unwrap();
         interface.queue().create_if_missing().await.unwrap();
         let request = InterfaceRequest {
-            api_version: API_VERSION.to_owned(),
-            backup_request_id: BackupRequestId::try_from("interop-1").unwrap(),
-            backup_job_id: BackupJobId::try_from("job-17").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
             prepared_data_path_name: PreparedDataPathName::try_from("/prepared/Zürich & <more> \"q\"").unwrap(),
             backup_provider_code: BackupProviderCode::CloudB,
-            storage_path_name: "/store/job-17".to_owned(),
+            ..interface_request()
         };
         interface.send(&request).await.unwrap();
 

@@ -28,12 +28,7 @@ async fn one_requests_trace_id_is_on_its_log_lines_in_all_five_processes() {
         .http
         .post(format!("{}/api/backup-requests", system.receiver_url))
         .header("traceparent", format!("00-{CALLER_TRACE_ID}-b7ad6b7169203331-01"))
-        .json(&serde_json::json!({
-            "apiVersion": "2022-05-22",
-            "backupJobId": "job-1",
-            "dataDate": "2022-05-30",
-            "backupDataLocation": "/prepared/job-1/2022-05-30",
-        }))
+        .json(&linebacker_testkit::request_body("job-1", "2022-05-30"))
         .send()
         .await
         .unwrap();

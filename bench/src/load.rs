@@ -19,13 +19,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 /// The body of one request; `path` marks the measurement it belongs to, so
 /// that the database can be asked about those requests only.
 pub fn request_body(path: &str) -> String {
-    json!({
-        "apiVersion": "2022-05-22",
-        "backupJobId": "job-17",
-        "dataDate": "2022-05-30",
-        "backupDataLocation": path,
-    })
-    .to_string()
+    let mut body = linebacker_testkit::valid_body();
+    body["backupDataLocation"] = path.into();
+    body.to_string()
 }
 
 pub fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {

@@ -132,16 +132,7 @@ mod tests {
 
     #[test]
     fn the_interface_request_has_the_spec_fields() {
-        let json = serde_json::to_value(InterfaceRequest {
-            api_version: API_VERSION.into(),
-            backup_request_id: BackupRequestId::try_from("r1").unwrap(),
-            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/p").unwrap(),
-            backup_provider_code: BackupProviderCode::Local,
-            storage_path_name: "/s".into(),
-        })
-        .unwrap();
+        let json = serde_json::to_value(crate::testing::fixtures::interface_request()).unwrap();
         let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         assert_eq!(

@@ -16,8 +16,8 @@ pub mod request;
 pub mod trace;
 pub mod usecase;
 
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use client::{ClientAuthorizations, Scope, UnknownScope};
 pub use error::DomainError;

@@ -208,7 +208,6 @@ async fn process(delivery: Delivery, handler: &dyn MessageHandler, config: &Cons
 
 #[cfg(test)]
 mod tests {
-    use linebacker_domain::request::now;
     use linebacker_domain::{StatusTypeCode, TransitionError};
 
     use super::*;
@@ -223,16 +222,7 @@ mod tests {
     }
 
     fn event(age: chrono::Duration) -> DomainEvent {
-        let request = linebacker_domain::BackupRequest::receive(
-            linebacker_domain::request::NewBackupRequest {
-                backup_job_id: "job".try_into().unwrap(),
-                data_date: "2022-05-30".try_into().unwrap(),
-                prepared_data_path_name: "/p".try_into().unwrap(),
-                transport_type_code: linebacker_domain::TransportTypeCode::Http,
-                requester_id: Default::default(),
-            },
-            now(),
-        );
+        let request = linebacker_domain::testing::fixtures::received("job");
         let mut event = DomainEvent::about(linebacker_domain::EventType::BackupRequestReceived, &request, None);
         event.occurred_at = Utc::now() - age;
         event

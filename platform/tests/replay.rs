@@ -13,15 +13,12 @@ use linebacker_domain::backoff::RetryPolicy;
 use linebacker_domain::dead_letter::DeadLetters;
 use linebacker_domain::external::BackupJob;
 use linebacker_domain::ports::{BackupJobService, BackupRequestRepository, MessageBus, WorkQueue};
-use linebacker_domain::request::{NewBackupRequest, now};
+use linebacker_domain::testing::fixtures;
 use linebacker_domain::usecase::CheckAllowed;
-use linebacker_domain::{
-    BackupJobId, BackupProviderCode, BackupRequest, DomainError, DomainEvent, EventType, StatusTypeCode,
-    TransportTypeCode,
-};
+use linebacker_domain::{BackupJobId, DomainError, DomainEvent, EventType, StatusTypeCode};
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
-use linebacker_testkit::{BrokerProbe, amqp_url, delete_exchange, eventually, fresh_database, unique_name};
+use linebacker_testkit::{amqp_url, delete_broker_objects, eventually, fresh_database, unique_name};
 use linebacker_platform::{ConsumerConfig, ConsumerStats, consume};
 use tokio_util::sync::CancellationToken;
 
@@ -33,28 +30,8 @@ struct EveryJob;
 #[async_trait]
 impl BackupJobService for EveryJob {
     async fn find_job(&self, id: &BackupJobId) -> Result<Option<BackupJob>, DomainError> {
-        Ok(Some(BackupJob {
-            backup_job_id: id.clone(),
-            storage_path_name: "/backups/test".to_owned(),
-            backup_provider_code: BackupProviderCode::Local,
-            days_to_keep: 7,
-            is_active: true,
-            hold_flag: false,
-        }))
+        Ok(Some(fixtures::job(id.as_str(), true)))
     }
-}
-
-fn new_request() -> BackupRequest {
-    BackupRequest::receive(
-        NewBackupRequest {
-            backup_job_id: "job-17".try_into().unwrap(),
-            data_date: "2022-05-30".try_into().unwrap(),
-            prepared_data_path_name: "/prepared/job-17".try_into().unwrap(),
-            transport_type_code: TransportTypeCode::Http,
-            requester_id: Default::default(),
-        },
-        now(),
-    )
 }
 
 #[tokio::test]
@@ -84,7 +61,7 @@ async fn a_message_dead_lettered_for_an_unknown_request_is_processed_once_the_re
 
     // The event names a request the database does not have (as after a
     // restore from an older backup): it is dead-lettered.
-    let request = new_request();
+    let request = fixtures::received("job-17");
     bus.publish(&[DomainEvent::about(EventType::BackupRequestReceived, &request, None)]).await.unwrap();
     let shutdown = CancellationToken::new();
     let config = ConsumerConfig {
@@ -120,8 +97,5 @@ async fn a_message_dead_lettered_for_an_unknown_request_is_processed_once_the_re
     consumer.await.unwrap();
     let queues: Vec<String> = WorkQueue::ALL.iter().flat_map(|q| bus.queue_names(*q)).collect();
     bus.close().await;
-    let probe = BrokerProbe::connect().await.unwrap();
-    probe.delete_queues(&queues).await.unwrap();
-    probe.close().await;
-    delete_exchange(&exchange).await.ok();
+    delete_broker_objects(&exchange, queues).await;
 }

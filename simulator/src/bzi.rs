@@ -192,18 +192,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use linebacker_domain::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
+    use linebacker_domain::testing::fixtures;
 
     fn request() -> InterfaceRequest {
-        InterfaceRequest {
-            api_version: API_VERSION.to_owned(),
-            backup_request_id: BackupRequestId::try_from("r-1").unwrap(),
-            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/r-1").unwrap(),
-            backup_provider_code: BackupProviderCode::Local,
-            storage_path_name: "/backups/job-1".to_owned(),
-        }
+        InterfaceRequest { storage_path_name: "/backups/job-1".to_owned(), ..fixtures::interface_request() }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod broker;
 pub mod issuer;
 mod proxy;
+mod service;
 pub mod tls;
 
 use std::future::Future;
@@ -16,6 +17,10 @@ use sqlx::Connection;
 
 pub use broker::BrokerProbe;
 pub use proxy::SwitchableProxy;
+pub use service::{
+    WAIT, config_dir, database_env, delete_broker_objects, free_port_run, request_body, request_ids, test_env,
+    valid_body, wait_until_ready,
+};
 
 /// The PostgreSQL server tests run against (a maintenance database on it).
 pub fn postgres_admin_url() -> String {

@@ -16,10 +16,11 @@ use linebacker_azure_queue::testing::{AZURITE_ACCOUNT, azurite_config, unique_qu
 use linebacker_azure_queue::{QueueClient, QueueServiceConfig};
 use linebacker_testkit::fresh_database_at;
 use linebacker_testkit::tls::{AMQPS_PORT, AZURITE_HTTPS_PORT, POSTGRES_TLS_PORT, tls_file};
-use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, unique_name};
+use linebacker_testkit::{SwitchableProxy, eventually, fresh_database, request_body, unique_name, wait_until_ready};
 use sqlx::PgPool;
 
-pub use process::{Process, config_dir, target_dir};
+pub use linebacker_testkit::{config_dir, free_port_run};
+pub use process::{Process, target_dir};
 pub use snapshot::Snapshot;
 
 /// The worker processes of SPEC §1, each consuming from its own source.
@@ -89,23 +90,6 @@ pub struct System {
     pub azure_link: Option<SwitchableProxy>,
     /// Runs on the TLS servers (`SystemOptions::tls`).
     pub tls: bool,
-}
-
-/// A free TCP port on loopback, with `also_free` more free ports after it.
-pub fn free_port_run(also_free: u16) -> anyhow::Result<u16> {
-    for _ in 0..200 {
-        let first = std::net::TcpListener::bind("127.0.0.1:0")?;
-        let base = first.local_addr()?.port();
-        if base.checked_add(also_free).is_none() {
-            continue;
-        }
-        let rest: Result<Vec<_>, _> =
-            (1..=also_free).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i))).collect();
-        if rest.is_ok() {
-            return Ok(base);
-        }
-    }
-    anyhow::bail!("no run of {} free ports found", also_free + 1)
 }
 
 /// A switchable proxy in front of the Azurite endpoint of `account_uri`.
@@ -210,7 +194,7 @@ impl System {
             url.set_password(Some(password)).ok().context("setting the database password")?;
             process_database_url = url.to_string();
         }
-        let config_dir = options.config_dir.clone().unwrap_or_else(process::config_dir);
+        let config_dir = options.config_dir.clone().unwrap_or_else(config_dir);
         let exchange = unique_name("e2ex");
         let queue_prefix = format!("{}.", unique_name("e2eq"));
         let common: Vec<(String, String)> = vec![
@@ -313,24 +297,16 @@ impl System {
     }
 
     async fn wait_ready(&self, url: &str) -> anyhow::Result<()> {
-        eventually(Duration::from_secs(60), url, || async {
-            let response = self.http.get(url).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
-        .await
-        .with_context(|| format!("logs are in {}", self.log_dir.display()))
+        wait_until_ready(&self.http, url, Duration::from_secs(60))
+            .await
+            .with_context(|| format!("logs are in {}", self.log_dir.display()))
     }
 
     pub async fn post(&self, backup_job_id: &str, data_date: &str) -> anyhow::Result<serde_json::Value> {
         let response = self
             .http
             .post(format!("{}/api/backup-requests", self.receiver_url))
-            .json(&serde_json::json!({
-                "apiVersion": "2022-05-22",
-                "backupJobId": backup_job_id,
-                "dataDate": data_date,
-                "backupDataLocation": format!("/prepared/{backup_job_id}/{data_date}"),
-            }))
+            .json(&request_body(backup_job_id, data_date))
             .send()
             .await?;
         anyhow::ensure!(response.status().as_u16() == 202, "POST answered {}", response.status());

@@ -27,10 +27,6 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
         .context("the test binary is not under a target/ directory")
 }
 
-pub fn config_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
-}
-
 /// The binary `name` of the same build profile as this test.
 fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;

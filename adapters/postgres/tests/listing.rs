@@ -1,42 +1,14 @@
-//! The list, history and cancel of SPEC §3 against the real PostgreSQL: the
-//! plans of every list query shape on a million requests, paging while
-//! requests arrive, history rows, and a cancel racing a held request.
+//! The list of SPEC §3 against the real PostgreSQL: the plans of every list
+//! query shape on a million requests. What every store's list must return
+//! is the `backup_request_queries` contract suite (`contract.rs`).
 
 mod common;
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use linebacker_domain::listing::{PageCursor, PageLimit, RequestFilter};
-use linebacker_domain::ports::{BackupRequestQueries, BackupRequestRepository};
-use linebacker_domain::request::{NewBackupRequest, now};
-use linebacker_domain::{
-    BackupJobId, BackupRequest, BackupRequestId, DataDate, DomainEvent, EventType,
-    PreparedDataPathName, RequesterId, StatusTypeCode, TransportTypeCode,
-};
-use linebacker_postgres::PgStore;
+use linebacker_domain::ports::BackupRequestQueries;
+use linebacker_domain::request::now;
+use linebacker_domain::{BackupJobId, BackupRequestId, RequesterId, StatusTypeCode};
 use serde_json::Value;
-
-fn new_request(job: &str, requester: &str) -> BackupRequest {
-    BackupRequest::receive(
-        NewBackupRequest {
-            backup_job_id: BackupJobId::try_from(job).unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
-            transport_type_code: TransportTypeCode::Http,
-            requester_id: RequesterId::try_from(requester.to_owned()).unwrap(),
-        },
-        now(),
-    )
-}
-
-
-async fn created(store: &PgStore, job: &str, requester: &str) -> BackupRequest {
-    let request = new_request(job, requester);
-    let event = DomainEvent::about(EventType::BackupRequestReceived, &request, None);
-    store.create(&request, None, &[event]).await.unwrap();
-    request
-}
 
 /// Every node of a plan, depth first.
 fn nodes(plan: &Value) -> Vec<&Value> {
@@ -125,101 +97,4 @@ async fn every_list_query_shape_walks_an_index_on_a_million_requests() {
     database.pool().close().await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&linebacker_testkit::postgres_admin_url()).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
-}
-
-#[tokio::test]
-async fn paging_while_requests_arrive_returns_each_matching_request_exactly_once() {
-    let database = common::migrated_database(4).await;
-    let store = database.store();
-    let mut expected = Vec::new();
-    for i in 0..60 {
-        expected.push(created(&store, "job-a", "alice").await.backup_request_id);
-        if i % 3 == 0 {
-            created(&store, "job-b", "alice").await;
-        }
-    }
-    let filter = RequestFilter { backup_job_id: Some(BackupJobId::try_from("job-a").unwrap()), ..Default::default() };
-    let limit = PageLimit::try_from(7).unwrap();
-    let mut seen: HashMap<BackupRequestId, usize> = HashMap::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = store.list(&filter, cursor.as_ref(), limit).await.unwrap();
-        pages += 1;
-        assert!(page.items.len() <= 7);
-        for request in &page.items {
-            assert_eq!(request.backup_job_id.as_str(), "job-a");
-            *seen.entry(request.backup_request_id.clone()).or_default() += 1;
-        }
-        // New matching requests arrive between pages: they are newer than
-        // the cursor, so this walk does not meet them.
-        created(&store, "job-a", "alice").await;
-        created(&store, "job-b", "bob").await;
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 9, "60 requests in pages of 7");
-    assert_eq!(seen.len(), expected.len());
-    for id in &expected {
-        assert_eq!(seen.get(id), Some(&1), "{id}");
-    }
-}
-
-#[tokio::test]
-async fn a_cancel_waits_for_a_held_request_and_then_finds_it_sent() {
-    let database = common::migrated_database(6).await;
-    let receiver = database.store_of("http-receiver-0");
-    let checker = database.store_of("check-allowed-1");
-    let sender = database.store_of("send-to-interface-0");
-    let mut request = created(&receiver, "job-1", "alice").await;
-    request.allow(&common::job(), now()).unwrap();
-    checker.update(&request, StatusTypeCode::Received, &[]).await.unwrap();
-
-    let held = sender.hold(&request.backup_request_id).await.unwrap().unwrap();
-    assert_eq!(held.request().status(), StatusTypeCode::Allowed);
-    let id = request.backup_request_id.clone();
-    let cancel = tokio::spawn(async move { receiver.cancel(&id, "cancelled by ops").await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!cancel.is_finished(), "the cancel must wait for the held request");
-    let mut sent = held.request().clone();
-    sent.mark_sent(now()).unwrap();
-    held.save(&sent, &[]).await.unwrap();
-    assert_eq!(cancel.await.unwrap().unwrap(), None, "a sent request is not cancelled");
-
-    let stored = sender.find(&request.backup_request_id).await.unwrap().unwrap();
-    assert_eq!(stored.status(), StatusTypeCode::Sent);
-    let history = sender.history(&request.backup_request_id).await.unwrap();
-    let steps: Vec<_> = history.iter().map(|c| (c.status, c.by.as_str())).collect();
-    assert_eq!(
-        steps,
-        [
-            (StatusTypeCode::Received, "http-receiver-0"),
-            (StatusTypeCode::Allowed, "check-allowed-1"),
-            (StatusTypeCode::Sent, "send-to-interface-0"),
-        ]
-    );
-    assert!(history.windows(2).all(|w| w[0].at <= w[1].at));
-}
-
-#[tokio::test]
-async fn a_cancel_that_lands_first_leaves_the_holder_a_cancelled_request_and_its_detail_in_the_history() {
-    let database = common::migrated_database(4).await;
-    let receiver = database.store_of("http-receiver-0");
-    let request = created(&receiver, "job-1", "alice").await;
-    let cancelled = receiver.cancel(&request.backup_request_id, "cancelled by alice").await.unwrap().unwrap();
-    assert_eq!(cancelled.status(), StatusTypeCode::Cancelled);
-    assert_eq!(receiver.cancel(&request.backup_request_id, "again").await.unwrap(), None);
-
-    let held = database.store().hold(&request.backup_request_id).await.unwrap().unwrap();
-    assert_eq!(held.request().status(), StatusTypeCode::Cancelled);
-    drop(held);
-    let history = receiver.history(&request.backup_request_id).await.unwrap();
-    let last = history.last().unwrap();
-    assert_eq!((last.status, last.detail.as_deref()), (StatusTypeCode::Cancelled, Some("cancelled by alice")));
-    assert_eq!(history.len(), 2);
-    let unknown = BackupRequestId::try_from("nope").unwrap();
-    assert!(receiver.hold(&unknown).await.unwrap().is_none());
-    assert_eq!(receiver.cancel(&unknown, "x").await.unwrap(), None);
 }

@@ -8,11 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use linebacker_domain::ports::{BackupRequestRepository, WorkQueue};
-use linebacker_domain::request::{NewBackupRequest, now};
-use linebacker_domain::{
-    BackupJobId, BackupRequest, DataDate, DomainEvent, EventType, PreparedDataPathName, RequesterId,
-    TransportTypeCode,
-};
+use linebacker_domain::EventType;
+use linebacker_domain::testing::fixtures::{event, received};
 use linebacker_postgres::{Database, OutboxRelay, RelayConfig};
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{SwitchableProxy, WatchQueue, amqp_url, eventually, unique_name};
@@ -53,18 +50,8 @@ impl Fixture {
         let store = self.database.store();
         let mut ids = HashSet::new();
         for _ in 0..count {
-            let request = BackupRequest::receive(
-                NewBackupRequest {
-                    backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-                    data_date: DataDate::try_from("2022-05-30").unwrap(),
-                    prepared_data_path_name: PreparedDataPathName::try_from("/p").unwrap(),
-                    transport_type_code: TransportTypeCode::Http,
-                    requester_id: RequesterId::anonymous(),
-                },
-                now(),
-            );
-            let event = DomainEvent::about(EventType::BackupRequestReceived, &request, None);
-            store.create(&request, None, &[event]).await.unwrap();
+            let request = received("job-1");
+            store.create(&request, None, &[event(EventType::BackupRequestReceived, &request)]).await.unwrap();
             ids.insert(request.backup_request_id.to_string());
         }
         ids

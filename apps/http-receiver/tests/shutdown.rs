@@ -4,28 +4,29 @@
 //! or still waiting in the outbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
-#[path = "../../../components/receiver/tests/support/mod.rs"]
-mod support;
-
 use std::collections::HashSet;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use linebacker_runtime::settings::config_dir;
-use linebacker_testkit::{WatchQueue, eventually, fresh_database, unique_name};
+use linebacker_domain::ports::WorkQueue;
+use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
+use linebacker_testkit::{
+    WAIT, WatchQueue, config_dir, delete_broker_objects, eventually, free_port_run, fresh_database, request_ids,
+    test_env, unique_name, valid_body, wait_until_ready,
+};
 use serde_json::Value;
-use support::amqp::{delete_broker_objects, request_ids};
-use support::{WAIT, test_env, valid_body};
 
 const TASKS: usize = 8;
 const PER_TASK: usize = 25;
 /// config/test.toml's shutdown.deadline_ms, plus room for process exit.
 const EXIT_WITHIN: Duration = Duration::from_secs(8);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Every queue the receiver's bus declares under `queue_prefix`.
+fn queue_names(queue_prefix: &str) -> Vec<String> {
+    let bus = RabbitBus::new(RabbitSettings { queue_prefix: queue_prefix.to_owned(), ..RabbitSettings::default() });
+    WorkQueue::ALL.iter().flat_map(|queue| bus.queue_names(*queue)).collect()
 }
 
 #[tokio::test]
@@ -33,7 +34,7 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
     let database = fresh_database().await.unwrap();
     let exchange = unique_name("tx");
     let queue_prefix = format!("{}.", unique_name("tq"));
-    let port = free_port();
+    let port = free_port_run(0).unwrap();
     let watch = WatchQueue::bind(&exchange, &["backup-request.received"]).await.unwrap();
     let logs = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_http-receiver"))
@@ -41,7 +42,7 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(test_env(&database.url, &exchange, &queue_prefix))
         .env("LINEBACKER__HTTP__PORT", port.to_string())
-        .env("LINEBACKER_CONFIG_DIR", config_dir().unwrap())
+        .env("LINEBACKER_CONFIG_DIR", config_dir())
         .stdout(logs)
         .kill_on_drop(true)
         .spawn()
@@ -49,12 +50,7 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
     let pid = child.id().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    eventually(WAIT, "readyz 200", || async {
-        let response = client.get(format!("{base}/api/zpages/readyz")).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await
-    .unwrap();
+    wait_until_ready(&client, &format!("{base}/api/zpages/readyz"), WAIT).await.unwrap();
 
     let answered = Arc::new(AtomicUsize::new(0));
     let burst: Vec<_> = (0..TASKS)
@@ -133,5 +129,5 @@ async fn sigint_during_a_burst_exits_0_and_loses_no_accepted_request() {
 
     pool.close().await;
     watch.delete().await.unwrap();
-    delete_broker_objects(&exchange, &queue_prefix).await;
+    delete_broker_objects(&exchange, queue_names(&queue_prefix)).await;
 }

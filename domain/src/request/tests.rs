@@ -1,24 +1,13 @@
 use super::*;
 use crate::field_error::FieldError;
+use crate::testing::fixtures::{self, new_request};
 
 fn job(provider: BackupProviderCode, path: &str) -> BackupJob {
     BackupJob {
-        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
         storage_path_name: path.into(),
         backup_provider_code: provider,
-        days_to_keep: 30,
-        is_active: true,
         hold_flag: true,
-    }
-}
-
-fn new_request() -> NewBackupRequest {
-    NewBackupRequest {
-        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
-        data_date: DataDate::try_from("2022-05-30").unwrap(),
-        prepared_data_path_name: PreparedDataPathName::try_from("/prepared/job-17").unwrap(),
-        transport_type_code: TransportTypeCode::Http,
-        requester_id: RequesterId::anonymous(),
+        ..fixtures::job("job-17", true)
     }
 }
 
@@ -77,8 +66,8 @@ fn codes_use_their_wire_spelling() {
 #[test]
 fn a_received_request_has_a_fresh_id_and_only_its_received_timestamp() {
     let at = now();
-    let a = BackupRequest::receive(new_request(), at);
-    let b = BackupRequest::receive(new_request(), at);
+    let a = BackupRequest::receive(new_request("job-17"), at);
+    let b = BackupRequest::receive(new_request("job-17"), at);
     assert_ne!(a.backup_request_id, b.backup_request_id);
     assert_eq!(a.status(), StatusTypeCode::Received);
     assert_eq!(a.received_timestamp, at);
@@ -88,7 +77,7 @@ fn a_received_request_has_a_fresh_id_and_only_its_received_timestamp() {
 
 #[test]
 fn allowing_copies_the_job_settings_and_stamps_the_check() {
-    let mut request = BackupRequest::receive(new_request(), now());
+    let mut request = BackupRequest::receive(new_request("job-17"), now());
     let at = now();
     request.allow(&job(BackupProviderCode::CloudA, "/store/a"), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Allowed);
@@ -100,7 +89,7 @@ fn allowing_copies_the_job_settings_and_stamps_the_check() {
 
 #[test]
 fn a_refused_step_changes_nothing() {
-    let mut request = BackupRequest::receive(new_request(), now());
+    let mut request = BackupRequest::receive(new_request("job-17"), now());
     request.not_allow("backup job not found".into(), now()).unwrap();
     let before = request.clone();
     assert!(matches!(request.mark_sent(now()), Err(TransitionError::Illegal { .. })));
@@ -113,7 +102,7 @@ fn a_refused_step_changes_nothing() {
 
 #[test]
 fn a_reply_records_its_time_and_text_and_only_succeeded_or_failed_are_replies() {
-    let mut request = BackupRequest::receive(new_request(), now());
+    let mut request = BackupRequest::receive(new_request("job-17"), now());
     assert!(request.record_reply(StatusTypeCode::Sent, None, now()).is_err());
     let at = now();
     request.record_reply(StatusTypeCode::Failed, Some("disk full".into()), at).unwrap();
@@ -126,7 +115,7 @@ fn a_reply_records_its_time_and_text_and_only_succeeded_or_failed_are_replies() 
 
 #[test]
 fn the_json_form_uses_the_contract_field_names() {
-    let request = BackupRequest::receive(new_request(), now());
+    let request = BackupRequest::receive(new_request("job-17"), now());
     let json = serde_json::to_value(&request).unwrap();
     for field in [
         "backupRequestId", "backupJobId", "dataDate", "preparedDataPathName", "statusTypeCode",

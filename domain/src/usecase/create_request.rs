@@ -67,20 +67,9 @@ mod tests {
 
     use super::*;
     use crate::event::EventPayload;
-    use crate::request::{
-        BackupJobId, DataDate, PreparedDataPathName, RequesterId, StatusTypeCode, TransportTypeCode,
-    };
+    use crate::request::StatusTypeCode;
     use crate::testing::InMemoryStore;
-
-    fn new_request(job: &str) -> NewBackupRequest {
-        NewBackupRequest {
-            backup_job_id: BackupJobId::try_from(job).unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
-            transport_type_code: TransportTypeCode::Http,
-            requester_id: RequesterId::anonymous(),
-        }
-    }
+    use crate::testing::fixtures::new_request;
 
     fn setup() -> (Arc<InMemoryStore>, CreateBackupRequest) {
         let store = Arc::new(InMemoryStore::default());

@@ -47,18 +47,12 @@ mod tests {
     use super::*;
     use crate::testing::InMemoryStore;
     use crate::usecase::{CreateBackupRequest, Created};
-    use crate::request::{BackupJobId, DataDate, NewBackupRequest, PreparedDataPathName, RequesterId, TransportTypeCode};
+    use crate::testing::fixtures::new_request;
 
     #[tokio::test]
     async fn returns_the_stored_request_without_a_backup_before_one_exists() {
         let store = Arc::new(InMemoryStore::default());
-        let new = NewBackupRequest {
-            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/p").unwrap(),
-            transport_type_code: TransportTypeCode::Http,
-            requester_id: RequesterId::anonymous(),
-        };
+        let new = new_request("job-1");
         let Created::New(created) = CreateBackupRequest::new(store.clone()).execute(new, None, None).await.unwrap() else {
             panic!("expected a new request");
         };

@@ -15,15 +15,16 @@ pub async fn migrated_database(max_connections: u32) -> Database {
     database
 }
 
-/// An active job that allows requests, storing on `CloudA` under `/store`.
-#[allow(dead_code)] // not every test file needs a job
-pub fn job() -> linebacker_domain::external::BackupJob {
-    linebacker_domain::external::BackupJob {
-        backup_job_id: linebacker_domain::BackupJobId::try_from("job-1").unwrap(),
-        storage_path_name: "/store".into(),
-        backup_provider_code: linebacker_domain::BackupProviderCode::CloudA,
-        days_to_keep: 30,
-        is_active: true,
-        hold_flag: true,
-    }
+/// A pool on a port nothing listens on.
+#[allow(dead_code)] // not every test file needs one
+pub fn unreachable_database() -> Database {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    Database::connect_lazy(&PgConfig {
+        options: format!("postgres://postgres@127.0.0.1:{port}/nothing").parse().unwrap(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(1),
+    })
+    .unwrap()
 }

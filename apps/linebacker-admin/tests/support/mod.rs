@@ -4,19 +4,15 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-pub fn config_dir() -> String {
-    format!("{}/../../config", env!("CARGO_MANIFEST_DIR"))
-}
+use linebacker_testkit::{config_dir, database_env};
 
 /// Runs the binary with `args` against `database_url`, in the test profile.
 pub async fn admin(args: &[&str], database_url: &str) -> Output {
     let mut command = tokio::process::Command::from(Command::new(env!("CARGO_BIN_EXE_linebacker-admin")));
     command
         .args(args)
-        .env("APP_ENV", "test")
+        .envs(database_env(database_url))
         .env("LINEBACKER_CONFIG_DIR", config_dir())
-        .env("LINEBACKER__DATABASE__URL", database_url)
-        .env("LINEBACKER__DATABASE__ACQUIRE_TIMEOUT_MS", "1000")
         .kill_on_drop(true);
     tokio::time::timeout(Duration::from_secs(60), command.output())
         .await

@@ -1,25 +1,23 @@
 //! A receiver of each test's own: a fresh database, a random exchange and
 //! queue prefix, port 0. Helpers to drive it over HTTP and to look at what it
 //! stored and published.
-#![allow(dead_code)] // each test file uses a different part of this module
+// Each test file uses a different part of this module.
+#![allow(dead_code, unused_imports)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // in a test, a failed step is the failure
 
 pub mod amqp;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use linebacker_receiver::Application;
 use linebacker_runtime::Settings;
 use linebacker_runtime::settings::{AuthSettings, config_dir};
-use linebacker_testkit::{TestDatabase, eventually, fresh_database, unique_name};
-use serde_json::{Value, json};
+pub use linebacker_testkit::{WAIT, test_env, valid_body};
+use linebacker_testkit::{TestDatabase, fresh_database, unique_name, wait_until_ready};
+use serde_json::Value;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// Every wait of a test is bounded by this (or a shorter bound of its own).
-pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     pub address: String,
@@ -89,31 +87,6 @@ pub async fn spawn_app_with(overrides: Overrides) -> TestApp {
     app
 }
 
-/// The environment of a test receiver: the test profile with this test's
-/// database and broker names (also used to start the real binary).
-pub fn test_env(database_url: &str, exchange: &str, queue_prefix: &str) -> HashMap<String, String> {
-    [
-        ("APP_ENV", "test"),
-        ("LINEBACKER__DATABASE__URL", database_url),
-        ("LINEBACKER__DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
-        ("LINEBACKER__RABBITMQ__EXCHANGE", exchange),
-        ("LINEBACKER__RABBITMQ__QUEUE_PREFIX", queue_prefix),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value.to_owned()))
-    .collect()
-}
-
-/// The body of SPEC §3's example.
-pub fn valid_body() -> Value {
-    json!({
-        "apiVersion": "2022-05-22",
-        "backupJobId": "job-17",
-        "dataDate": "2022-05-30",
-        "backupDataLocation": "/prepared/job-17/2022-05-30",
-    })
-}
-
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
@@ -140,12 +113,7 @@ impl TestApp {
     }
 
     pub async fn wait_until_ready(&self) {
-        eventually(WAIT, "readyz 200", || async {
-            let response = self.client.get(self.url("/api/zpages/readyz")).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
-        .await
-        .unwrap();
+        wait_until_ready(&self.client, &self.url("/api/zpages/readyz"), WAIT).await.unwrap();
     }
 
     pub async fn status_of(&self, id: &str) -> Option<String> {

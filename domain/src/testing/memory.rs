@@ -1,6 +1,7 @@
-//! In-memory ports for the use-case unit tests: the same contracts as the
-//! PostgreSQL adapter, kept in maps behind one lock (one lock = one
-//! transaction).
+//! In-memory ports: the same contracts as the PostgreSQL adapter (the
+//! contract suites of `testing::contract` hold both to them), kept in maps
+//! behind one lock (one lock = one transaction), and fakes of the external
+//! systems that record what they were asked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::DomainError;
 use crate::event::DomainEvent;
@@ -17,12 +19,17 @@ use crate::listing::{PageCursor, PageLimit, RequestFilter, RequestPage, StatusCh
 use crate::ports::{
     BackupInterface, BackupJobService, BackupRepository, BackupRequestQueries, BackupRequestRepository, HeldLock,
     HeldRequest, InboxMessage,
-    MessageBus, PendingRequests, RecoveryLock, Reemission, StatusInbox, Stored, Subscription, Timer,
+    MessageBus, PendingRequests, RecoveryLock, Reemission, RequestTraces, StatusInbox, Stored, Subscription, Timer,
     WorkQueue,
 };
 use crate::request::{
     Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode, now,
 };
+use crate::trace::TraceParent;
+
+/// One request's turn to change: a hold keeps it for as long as it lasts,
+/// and every other change of the request waits for it, as for a row lock.
+type Turn = Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Default)]
 struct State {
@@ -33,6 +40,9 @@ struct State {
     /// When each request last changed (`updated_at`), for recovery.
     touched: HashMap<BackupRequestId, DateTime<Utc>>,
     history: HashMap<BackupRequestId, Vec<StatusChange>>,
+    /// The trace each request was received under, if it had one.
+    traces: HashMap<BackupRequestId, TraceParent>,
+    turns: HashMap<BackupRequestId, Turn>,
 }
 
 impl State {
@@ -41,7 +51,13 @@ impl State {
     }
 
     /// Stores a step of a request that was in `expected` status.
-    fn step(&mut self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
+    fn step(
+        &mut self,
+        request: &BackupRequest,
+        expected: StatusTypeCode,
+        events: &[DomainEvent],
+        by: &str,
+    ) -> Result<(), DomainError> {
         let id = &request.backup_request_id;
         let stored = self.requests.get_mut(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
         if stored.status() != expected {
@@ -51,35 +67,59 @@ impl State {
         self.touch(id, now());
         self.outbox.extend_from_slice(events);
         if request.status() != expected {
-            self.record(request, request.status_detail().map(str::to_owned));
+            self.record(request, request.status_detail().map(str::to_owned), by);
         }
         Ok(())
     }
 
-    fn record(&mut self, request: &BackupRequest, detail: Option<String>) {
-        let change = StatusChange { status: request.status(), at: now(), by: IN_MEMORY.to_owned(), detail };
+    fn record(&mut self, request: &BackupRequest, detail: Option<String>, by: &str) {
+        let change = StatusChange { status: request.status(), at: now(), by: by.to_owned(), detail };
         self.history.entry(request.backup_request_id.clone()).or_default().push(change);
     }
 }
 
-/// Who the in-memory store says made each change.
+/// Who the in-memory store says made each change, unless told (`acting_as`).
 pub const IN_MEMORY: &str = "in-memory";
 
-#[derive(Default)]
+/// Requests, Backups, their outbox, history and traces, and the recovery
+/// lock, in memory. Clones made by `acting_as` share all of it.
 pub struct InMemoryStore {
     state: Arc<Mutex<State>>,
+    /// The process instance its history names for every change made here.
+    by: Arc<str>,
+    lock: FakeLock,
     /// When set, every call fails as a database outage would.
     pub down: AtomicBool,
 }
 
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self { state: Arc::default(), by: Arc::from(IN_MEMORY), lock: FakeLock::default(), down: AtomicBool::new(false) }
+    }
+}
+
+fn poisoned() -> DomainError {
+    DomainError::Unexpected(anyhow::anyhow!("store lock poisoned"))
+}
+
 impl InMemoryStore {
+    /// Another handle on the same store, naming `instance` in the history.
+    pub fn acting_as(&self, instance: &str) -> Self {
+        Self { state: self.state.clone(), by: Arc::from(instance), lock: self.lock.clone(), down: AtomicBool::new(false) }
+    }
+
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, DomainError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(down_error("database"));
         }
-        self.state
-            .lock()
-            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("store lock poisoned")))
+        self.state.lock().map_err(|_| poisoned())
+    }
+
+    /// Waits until no hold on request `id` lasts, then keeps other changes
+    /// of it waiting until the returned guard is dropped.
+    async fn turn(&self, id: &BackupRequestId) -> Result<OwnedMutexGuard<()>, DomainError> {
+        let turn = self.state()?.turns.entry(id.clone()).or_default().clone();
+        Ok(turn.lock_owned().await)
     }
 
     pub fn outbox(&self) -> Vec<DomainEvent> {
@@ -110,10 +150,15 @@ impl BackupRequestRepository for InMemoryStore {
             }
             state.keys.insert(scoped, request.backup_request_id.clone());
         }
-        state.requests.insert(request.backup_request_id.clone(), request.clone());
-        state.touch(&request.backup_request_id, now());
+        let id = &request.backup_request_id;
+        state.requests.insert(id.clone(), request.clone());
+        state.touch(id, now());
+        // The request's trace is the one its `BackupRequestReceived` carries.
+        if let Some(trace) = events.iter().find_map(|event| event.traceparent.clone()) {
+            state.traces.insert(id.clone(), trace);
+        }
         state.outbox.extend_from_slice(events);
-        state.record(request, None);
+        state.record(request, None, &self.by);
         Ok(Stored::Created)
     }
 
@@ -127,15 +172,21 @@ impl BackupRequestRepository for InMemoryStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        self.state()?.step(request, expected, events)
+        let _turn = self.turn(&request.backup_request_id).await?;
+        self.state()?.step(request, expected, events, &self.by)
     }
 
     async fn hold(&self, id: &BackupRequestId) -> Result<Option<Box<dyn HeldRequest>>, DomainError> {
+        let turn = self.turn(id).await?;
         let request = self.state()?.requests.get(id).cloned();
-        Ok(request.map(|request| Box::new(InMemoryHold { state: self.state.clone(), request }) as Box<dyn HeldRequest>))
+        Ok(request.map(|request| {
+            Box::new(InMemoryHold { state: self.state.clone(), request, by: self.by.clone(), _turn: turn })
+                as Box<dyn HeldRequest>
+        }))
     }
 
     async fn cancel(&self, id: &BackupRequestId, detail: &str) -> Result<Option<BackupRequest>, DomainError> {
+        let _turn = self.turn(id).await?;
         let mut state = self.state()?;
         let Some(stored) = state.requests.get_mut(id) else {
             return Ok(None);
@@ -145,16 +196,18 @@ impl BackupRequestRepository for InMemoryStore {
         }
         let cancelled = stored.clone();
         state.touch(id, now());
-        state.record(&cancelled, Some(detail.to_owned()));
+        state.record(&cancelled, Some(detail.to_owned()), &self.by);
         Ok(Some(cancelled))
     }
 }
 
-/// The in-memory hold checks on save that the request did not change
-/// instead of locking it: use-case tests run one step at a time.
+/// A request held for one step: it keeps the request's turn until it is
+/// saved or dropped.
 struct InMemoryHold {
     state: Arc<Mutex<State>>,
     request: BackupRequest,
+    by: Arc<str>,
+    _turn: OwnedMutexGuard<()>,
 }
 
 #[async_trait]
@@ -164,9 +217,8 @@ impl HeldRequest for InMemoryHold {
     }
 
     async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError> {
-        let mut state =
-            self.state.lock().map_err(|_| DomainError::Unexpected(anyhow::anyhow!("store lock poisoned")))?;
-        state.step(request, self.request.status(), events)
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        state.step(request, self.request.status(), events, &self.by)
     }
 }
 
@@ -210,15 +262,23 @@ impl BackupRepository for InMemoryStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        let mut state = self.state()?;
         let id = &request.backup_request_id;
+        let _turn = self.turn(id).await?;
+        let mut state = self.state()?;
         let stored = state.requests.get(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
         if stored.status() != expected || state.backups.contains_key(id) {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
         }
         state.backups.insert(id.clone(), backup.clone());
-        state.step(request, expected, events)?;
+        state.step(request, expected, events, &self.by)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RequestTraces for InMemoryStore {
+    async fn trace_of(&self, id: &BackupRequestId) -> Result<Option<TraceParent>, DomainError> {
+        Ok(self.state()?.traces.get(id).cloned())
     }
 }
 
@@ -235,7 +295,7 @@ impl InMemoryStore {
             if let Some(backup) = backup {
                 state.backups.insert(request.backup_request_id.clone(), backup);
             }
-            state.record(&request, request.status_detail().map(str::to_owned));
+            state.record(&request, request.status_detail().map(str::to_owned), &self.by);
             state.requests.insert(request.backup_request_id.clone(), request);
         }
     }
@@ -277,6 +337,15 @@ impl PendingRequests for InMemoryStore {
         cutoff: DateTime<Utc>,
         batch: &[Reemission],
     ) -> Result<Vec<BackupRequestId>, DomainError> {
+        // Each request's turn first (in id order, as any two batches take
+        // them), then the whole batch in one go.
+        let mut ids: Vec<&BackupRequestId> = batch.iter().map(|entry| &entry.event.backup_request_id).collect();
+        ids.sort();
+        ids.dedup();
+        let mut turns = Vec::with_capacity(ids.len());
+        for id in ids {
+            turns.push(self.turn(id).await?);
+        }
         let mut state = self.state()?;
         let mut done = Vec::new();
         for entry in batch {
@@ -284,7 +353,9 @@ impl PendingRequests for InMemoryStore {
             let still_waiting = state.requests.get(id).is_some_and(|r| r.status() == entry.expected)
                 && state.touched.get(id).is_some_and(|at| *at < cutoff);
             if still_waiting {
-                state.touch(id, now());
+                // Changed no earlier than the cutoff, even when the caller's
+                // clock runs ahead: a second pass with it leaves it out.
+                state.touch(id, now().max(cutoff));
                 state.outbox.push(entry.event.clone());
                 done.push(id.clone());
             }
@@ -293,8 +364,17 @@ impl PendingRequests for InMemoryStore {
     }
 }
 
-/// A recovery lock within one process: one holder at a time.
-#[derive(Default)]
+#[async_trait]
+impl RecoveryLock for InMemoryStore {
+    async fn try_lock(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError> {
+        drop(self.state()?);
+        self.lock.try_lock().await
+    }
+}
+
+/// A recovery lock within one process: one holder at a time, whichever
+/// clone asks.
+#[derive(Clone, Default)]
 pub struct FakeLock {
     held: std::sync::Arc<AtomicBool>,
 }
@@ -461,69 +541,5 @@ impl crate::ports::RequestTraces for MapTraces {
             Some(traces) => Ok(traces.get(id.as_str()).cloned()),
             None => Err(DomainError::unavailable(anyhow::anyhow!("database down"))),
         }
-    }
-}
-
-/// Fixtures shared by the use-case tests.
-pub mod fixtures {
-    use chrono::{TimeZone, Utc};
-
-    use crate::event::{DomainEvent, EventType};
-    use crate::external::{API_VERSION, BackupJob, ResultTypeCode, StoreStatus};
-    use crate::request::{
-        BackupJobId, BackupProviderCode, BackupRequest, DataDate, NewBackupRequest, PreparedDataPathName,
-        RequesterId, TransportTypeCode, now,
-    };
-
-    pub fn job(id: &str, is_active: bool) -> BackupJob {
-        BackupJob {
-            backup_job_id: BackupJobId::try_from(id).unwrap(),
-            storage_path_name: format!("/store/{id}"),
-            backup_provider_code: BackupProviderCode::CloudA,
-            days_to_keep: 30,
-            is_active,
-            hold_flag: false,
-        }
-    }
-
-    pub fn received(job_id: &str) -> BackupRequest {
-        BackupRequest::receive(
-            NewBackupRequest {
-                backup_job_id: BackupJobId::try_from(job_id).unwrap(),
-                data_date: DataDate::try_from("2022-05-30").unwrap(),
-                prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
-                transport_type_code: TransportTypeCode::Http,
-                requester_id: RequesterId::anonymous(),
-            },
-            now(),
-        )
-    }
-
-    pub fn event(event_type: EventType, request: &BackupRequest) -> DomainEvent {
-        DomainEvent::about(event_type, request, None)
-    }
-
-    /// A reply; a `Succeeded` one carries every field the rules need.
-    pub fn reply(request: &BackupRequest, result: ResultTypeCode) -> StoreStatus {
-        let at = |minute| Utc.with_ymd_and_hms(2022, 5, 31, 1, minute, 0).single().unwrap();
-        StoreStatus {
-            api_version: API_VERSION.into(),
-            backup_request_id: request.backup_request_id.clone(),
-            result_type_code: result,
-            storage_path_name: Some("/store/copied".into()),
-            backup_byte_count: Some(4096),
-            copy_start_timestamp: Some(at(0)),
-            copy_end_timestamp: Some(at(5)),
-            verify_start_timestamp: Some(at(6)),
-            verify_end_timestamp: Some(at(7)),
-            verified_hash: Some("sha256:abc".into()),
-            message_text: Some(format!("{result}")),
-        }
-    }
-
-    pub fn status_event(request: &BackupRequest, reply: &StoreStatus) -> DomainEvent {
-        let mut event = DomainEvent::status_received(reply.clone(), None);
-        event.backup_request_id = request.backup_request_id.clone();
-        event
     }
 }
