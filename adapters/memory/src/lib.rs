@@ -5,7 +5,10 @@
 //! after the backoff of its attempt (the same `retry_delay` the broker's
 //! delay queues follow, on tokio timers) with its attempt raised,
 //! `dead_letter` parks it with its reason. Nothing survives the process.
+//!
+//! [`InMemoryInterface`] is the BZI's queues in the same way (`interface`).
 
+mod interface;
 mod settle;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +23,7 @@ use linebacker_domain::ports::{Delivery, MessageBus, Subscription, WorkQueue};
 use linebacker_domain::{DomainError, DomainEvent};
 use tokio::sync::{Notify, Semaphore};
 
+pub use interface::{InMemoryInterface, InMemoryStatusPoison};
 use settle::MemorySettle;
 
 /// A message waiting in a work queue.
