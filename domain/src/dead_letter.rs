@@ -4,7 +4,6 @@
 //! [`DeadLetters`] for their parking queues.
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use crate::error::DomainError;
 use crate::ports::WorkQueue;
@@ -43,8 +42,7 @@ impl DeadLetterQueue {
 }
 
 /// One parked message, as an operator inspects it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// The id to replay it by: the event's `messageId`, or the queue
     /// service's message id for a parked status message.
@@ -73,7 +71,7 @@ impl DeadLetter {
 }
 
 /// What a replay or a purge did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Affected {
     pub count: u64,
 }

@@ -15,7 +15,7 @@ mod retry;
 mod zpages;
 
 pub use consumer::{ConsumerConfig, ConsumerStats, Disposition, consume, disposition};
-pub use dead_letters::DeadLetterQueues;
+pub use dead_letters::{DeadLetterQueues, DeadLetterView};
 pub use host::{Host, pg_config, queue_auth, queue_service_config, rabbit_settings, retry_policy, run_worker};
 pub use polling::poll_with_backoff;
 pub use retry::retry_until_done;

@@ -2,6 +2,7 @@
 //! state they share.
 
 mod backup_requests;
+mod bodies;
 mod browse;
 pub(crate) mod operator_dead_letters;
 mod operator_recovery;
