@@ -4,7 +4,6 @@
 //! [`DeadLetters`] for their parking queues.
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use crate::error::DomainError;
 use crate::ports::WorkQueue;
@@ -43,8 +42,7 @@ impl DeadLetterQueue {
 }
 
 /// One parked message, as an operator inspects it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// The id to replay it by: the event's `messageId`, or the queue
     /// service's message id for a parked status message.
@@ -62,8 +60,18 @@ pub struct DeadLetter {
     pub body: String,
 }
 
+impl DeadLetter {
+    /// The `backupRequestId` a parked status text names, when it is JSON
+    /// that names one: also a status that could not be read may say which
+    /// request it is about.
+    pub fn request_id_in(text: &str) -> Option<String> {
+        let status: serde_json::Value = serde_json::from_str(text).ok()?;
+        status.get("backupRequestId")?.as_str().map(str::to_owned)
+    }
+}
+
 /// What a replay or a purge did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Affected {
     pub count: u64,
 }
@@ -99,5 +107,13 @@ mod tests {
             assert_eq!(DeadLetterQueue::parse(queue.name()), Some(*queue));
         }
         assert_eq!(DeadLetterQueue::parse("check-allowed.dead"), None);
+    }
+
+    #[test]
+    fn a_parked_text_names_its_request_when_it_is_json_that_does() {
+        assert_eq!(DeadLetter::request_id_in(r#"{"backupRequestId":"r-1","x":1}"#).as_deref(), Some("r-1"));
+        for nameless in ["garbage", r#"{"backupRequestId":7}"#, "{}", r#"{"backupRequestId":"r-1""#] {
+            assert_eq!(DeadLetter::request_id_in(nameless), None, "{nameless}");
+        }
     }
 }

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::field_error::FieldError;
 use crate::request::{BackupJobId, BackupRequest, BackupRequestId, RequesterId, StatusTypeCode};
@@ -131,7 +130,7 @@ impl RequestPage {
 }
 
 /// One status change of a request, as its history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     pub status: StatusTypeCode,
     pub at: DateTime<Utc>,

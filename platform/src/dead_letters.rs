@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use linebacker_azure_queue::{AzurePoisonLetters, QueueClient};
 use linebacker_domain::DomainError;
-use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
+use linebacker_domain::dead_letter::{DeadLetter, DeadLetterQueue, DeadLetters};
 use linebacker_runtime::Settings;
 use serde::Serialize;
 
@@ -20,6 +20,34 @@ pub struct DeadLetterQueues {
     bus: Bus,
     /// An error when `azure_queue.*` is invalid, reported on use.
     poison: Result<Arc<dyn DeadLetters>, String>,
+}
+
+/// A parked message as operators read it, from the receiver's operator
+/// endpoints and from the command line alike.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    pub message_id: String,
+    pub backup_request_id: Option<String>,
+    pub reason: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: Option<u32>,
+    pub dead_lettered_at: Option<String>,
+    pub body: String,
+}
+
+impl From<DeadLetter> for DeadLetterView {
+    fn from(letter: DeadLetter) -> Self {
+        Self {
+            message_id: letter.message_id,
+            backup_request_id: letter.backup_request_id,
+            reason: letter.reason,
+            last_error: letter.last_error,
+            attempts: letter.attempts,
+            dead_lettered_at: letter.dead_lettered_at,
+            body: letter.body,
+        }
+    }
 }
 
 /// How many messages a parking queue holds, or why that is unknown.

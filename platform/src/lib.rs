@@ -23,7 +23,7 @@ mod zpages;
 
 pub use component::{Component, Needs, Work};
 pub use consumer::{ConsumerConfig, Disposition, consume, consume_for, disposition};
-pub use dead_letters::DeadLetterQueues;
+pub use dead_letters::{DeadLetterQueues, DeadLetterView};
 pub use externals::{Externals, InProcessInterface};
 pub use host::{Bus, Host};
 pub use polling::poll_with_backoff;

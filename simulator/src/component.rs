@@ -13,7 +13,9 @@ use linebacker_platform::{Component, Host, InProcessInterface, Work};
 use linebacker_runtime::settings::config_dir;
 use tokio_util::sync::CancellationToken;
 
-use crate::in_process::{InProcessBzi, InProcessJobs};
+use linebacker_memory::InMemoryInterface;
+
+use crate::in_process::{InProcessJobs, answer};
 use crate::settings::SimulatorSettings;
 use crate::stats::Stats;
 
@@ -39,15 +41,15 @@ impl Component for SimulatedSystems {
             return Ok(async { Ok(()) }.boxed());
         }
         tracing::info!(reply_delay_ms = simulator.reply_delay.as_millis() as u64, "simulating the BZI in this process");
-        let bzi = InProcessBzi::new();
+        let bzi = InMemoryInterface::new();
         host.externals.provide_interface(InProcessInterface {
             requests: Arc::new(bzi.clone()),
             statuses: Arc::new(bzi.clone()),
-            poison: Arc::new(bzi.poison()),
+            poison: Arc::new(bzi.poison_letters()),
         });
         let stats = Arc::new(Stats::default());
         Ok(async move {
-            bzi.answer(simulator.reply_delay, simulator.failure_share, stats, stop).await;
+            answer(bzi, simulator.reply_delay, simulator.failure_share, stats, stop).await;
             Ok(())
         }
         .boxed())

@@ -22,7 +22,7 @@ use linebacker_azure_queue::QueueClient;
 use tokio_util::sync::CancellationToken;
 
 pub use component::SimulatedSystems;
-pub use in_process::{InProcessBzi, InProcessJobs, QueueDepths};
+pub use in_process::{InProcessJobs, answer};
 pub use settings::{SettingsError, SimulatorSettings};
 pub use stats::StatsSnapshot;
 

@@ -62,12 +62,9 @@ fn original_text(parked: &str) -> String {
 fn inspect(message: &QueueMessage) -> DeadLetter {
     let parked = serde_json::from_str::<Parked>(&message.text).ok();
     let text = parked.as_ref().map_or(message.text.as_str(), |parked| parked.message_text.as_str());
-    let backup_request_id = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|status| status.get("backupRequestId")?.as_str().map(str::to_owned));
     DeadLetter {
         message_id: message.message_id.clone(),
-        backup_request_id,
+        backup_request_id: DeadLetter::request_id_in(text),
         reason: parked.as_ref().and_then(|parked| parked.reason.clone()),
         last_error: None,
         attempts: parked.as_ref().and_then(|parked| parked.dequeue_count),

@@ -5,8 +5,11 @@
 //! after the backoff of its attempt (the same `retry_delay` the broker's
 //! delay queues follow, on tokio timers) with its attempt raised,
 //! `dead_letter` parks it with its reason. Nothing survives the process.
+//!
+//! [`InMemoryInterface`] is the BZI's queues in the same way (`interface`).
 
 mod dead_letters;
+mod interface;
 mod settle;
 
 pub use dead_letters::MemoryDeadLetters;
@@ -24,6 +27,7 @@ use linebacker_domain::{DomainError, DomainEvent};
 use tokio::sync::{Notify, Semaphore};
 
 use dead_letters::Parked;
+pub use interface::{InMemoryInterface, InMemoryStatusPoison};
 use settle::MemorySettle;
 
 /// A message waiting in a work queue.

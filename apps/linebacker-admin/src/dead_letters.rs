@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use linebacker_domain::dead_letter::DeadLetterQueue;
 use linebacker_rabbitmq::RabbitBus;
 use linebacker_runtime::Settings;
-use linebacker_platform::{Bus, DeadLetterQueues};
+use linebacker_platform::{Bus, DeadLetterQueues, DeadLetterView};
 use linebacker_platform::dead_letters::QueueCount;
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +81,7 @@ async fn execute(queues: &DeadLetterQueues, command: DeadLetterCommand) -> anyho
             }
             let queue = target.queue()?;
             let items = queues.queue(queue)?.list(limit).await?;
+            let items: Vec<DeadLetterView> = items.into_iter().map(DeadLetterView::from).collect();
             Ok(serde_json::json!({ "queue": queue.name(), "items": items }))
         }
         DeadLetterCommand::Show { target } => {
@@ -88,7 +89,7 @@ async fn execute(queues: &DeadLetterQueues, command: DeadLetterCommand) -> anyho
             let items = queues.queue(queue)?.list(usize::MAX).await?;
             let item = items.into_iter().find(|item| item.message_id == id);
             let item = item.ok_or_else(|| anyhow::anyhow!("no dead letter {id} on {}", queue.name()))?;
-            Ok(serde_json::to_value(item)?)
+            Ok(serde_json::to_value(DeadLetterView::from(item))?)
         }
         DeadLetterCommand::Replay { target } => {
             let queue = target.queue()?;

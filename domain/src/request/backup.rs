@@ -1,14 +1,13 @@
 //! The Backup record: created once per request, on its first successful reply.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, Retention};
 use crate::external::StoreStatus;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The Backup record of SPEC §2.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
     pub backup_id: String,
     pub backup_request_id: BackupRequestId,

@@ -25,8 +25,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// What a caller asks for, validated: the input of the create use case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBackupRequest {
     pub backup_job_id: BackupJobId,
     pub data_date: DataDate,
@@ -35,10 +34,9 @@ pub struct NewBackupRequest {
     pub requester_id: RequesterId,
 }
 
-/// A backup request as linebacker stores and shows it (JSON field names are
-/// the contract of SPEC §2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A backup request as linebacker stores it; the rest of the system sees
+/// its `snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupRequest {
     pub backup_request_id: BackupRequestId,
     pub backup_job_id: BackupJobId,
@@ -57,7 +55,6 @@ pub struct BackupRequest {
     pub not_allowed_reason: Option<String>,
     /// The job's retention terms, kept from the check so that the Backup can
     /// be recorded without asking the job service again. Stored, not shown.
-    #[serde(skip)]
     pub retention: Option<Retention>,
 }
 

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tracing::instrument;
 
 use crate::error::DomainError;
@@ -33,8 +32,7 @@ use crate::usecase::continued_trace;
 const MAX_BATCH: u32 = 100;
 
 /// What one recovery pass did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoverySummary {
     /// Requests last changed before this were considered.
     pub cutoff: DateTime<Utc>,

@@ -10,6 +10,7 @@ use linebacker_domain::usecase::Created;
 use linebacker_runtime::metrics::metrics;
 
 use crate::state::ApiState;
+use super::bodies::{RequestBody, RequestViewBody};
 use crate::auth::{self, Authorized};
 use crate::body::parse_new_request;
 use crate::error::{ApiError, ErrorCode};
@@ -67,13 +68,13 @@ pub async fn get(
     if !caller.may_read_requests_of(&view.request.requester_id) {
         return Err(not_found());
     }
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(RequestViewBody::from(&view)))
 }
 
 fn stored_response(status: StatusCode, stored: &BackupRequest) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::LOCATION, format!("/api/backup-requests/{}", stored.backup_request_id)))
-        .json(stored)
+        .json(RequestBody::from(stored))
 }
 
 fn require_json(request: &HttpRequest) -> Result<(), ApiError> {

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use linebacker_domain::listing::{PageCursor, PageLimit, RequestFilter, StatusChange, Visibility};
-use linebacker_domain::request::{BackupJobId, BackupRequest, BackupRequestId, RequesterId};
+use linebacker_domain::request::{BackupJobId, BackupRequestId, RequesterId};
 use linebacker_domain::{FieldError, Scope, StatusTypeCode};
 use serde::Serialize;
 
 use crate::state::ApiState;
+use super::bodies::RequestBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::observe;
@@ -23,8 +24,8 @@ use crate::observe;
 /// The answer of the list.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestList {
-    items: Vec<BackupRequest>,
+struct RequestList<'a> {
+    items: Vec<RequestBody<'a>>,
     next_cursor: Option<String>,
 }
 
@@ -113,7 +114,8 @@ pub async fn list(caller: Caller, request: HttpRequest, state: web::Data<ApiStat
         .on_main_runtime(async move { browse.list(filter, cursor.as_ref(), limit, &visibility).await })
         .await?
         .map_err(|error| state.domain_error(error))?;
-    Ok(HttpResponse::Ok().json(RequestList { items: page.items, next_cursor: page.next.map(|next| next.encode()) }))
+    let items = page.items.iter().map(RequestBody::from).collect();
+    Ok(HttpResponse::Ok().json(RequestList { items, next_cursor: page.next.map(|next| next.encode()) }))
 }
 
 /// The request id of the path; one that could never have been assigned
@@ -145,7 +147,7 @@ pub async fn cancel(caller: Caller, path: web::Path<String>, state: web::Data<Ap
         .on_main_runtime(async move { cancel.execute(&id, &visibility, &who).await })
         .await?
         .map_err(|error| state.domain_error(error))?;
-    Ok(HttpResponse::Ok().json(cancelled))
+    Ok(HttpResponse::Ok().json(RequestBody::from(&cancelled)))
 }
 
 #[cfg(test)]

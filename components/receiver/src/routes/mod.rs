@@ -2,6 +2,7 @@
 //! answers to what no route serves.
 
 mod backup_requests;
+mod bodies;
 mod browse;
 pub(crate) mod metrics;
 pub(crate) mod operator_dead_letters;

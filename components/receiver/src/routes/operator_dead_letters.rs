@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use linebacker_domain::dead_letter::{DeadLetterQueue, DeadLetters};
+use linebacker_platform::DeadLetterView;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -93,8 +94,9 @@ async fn list(_caller: Authorized<ReadHealth>, request: HttpRequest, path: web::
     if let Some(id) = &params.message_id {
         items.retain(|item| &item.message_id == id);
         let Some(item) = items.pop() else { return Err(not_parked(queue, id)) };
-        return Ok(HttpResponse::Ok().json(item));
+        return Ok(HttpResponse::Ok().json(DeadLetterView::from(item)));
     }
+    let items: Vec<DeadLetterView> = items.into_iter().map(DeadLetterView::from).collect();
     Ok(HttpResponse::Ok().json(json!({ "queue": queue.name(), "items": items })))
 }
 

@@ -15,6 +15,7 @@ use linebacker_domain::usecase::Recovery;
 use serde::Deserialize;
 
 use crate::state::ApiState;
+use super::bodies::RecoveryBody;
 use crate::auth::{Authorized, Operate};
 use crate::error::{ApiError, ErrorCode};
 
@@ -35,7 +36,7 @@ pub async fn recover(_caller: Authorized<Operate>, request: HttpRequest, state: 
         .await?
         .map_err(|error| state.domain_error(error))?;
     match outcome {
-        Recovery::Completed(summary) => Ok(HttpResponse::Accepted().json(summary)),
+        Recovery::Completed(summary) => Ok(HttpResponse::Accepted().json(RecoveryBody::from(&summary))),
         Recovery::Busy => Err(ApiError::new(
             ErrorCode::Conflict,
             "another recovery is running; try again once it is done",
