@@ -43,12 +43,12 @@ impl InterfaceRequest {
     pub fn for_request(request: &BackupRequest) -> Self {
         Self {
             api_version: API_VERSION.to_owned(),
-            backup_request_id: request.backup_request_id.clone(),
-            backup_job_id: request.backup_job_id.clone(),
-            data_date: request.data_date,
-            prepared_data_path_name: request.prepared_data_path_name.clone(),
-            backup_provider_code: request.backup_provider_code,
-            storage_path_name: request.storage_path_name.clone().unwrap_or_default(),
+            backup_request_id: request.backup_request_id().clone(),
+            backup_job_id: request.backup_job_id().clone(),
+            data_date: request.data_date(),
+            prepared_data_path_name: request.prepared_data_path_name().clone(),
+            backup_provider_code: request.backup_provider_code(),
+            storage_path_name: request.storage_path_name().unwrap_or_default().to_owned(),
         }
     }
 }

@@ -42,7 +42,7 @@ impl State {
 
     /// Stores a step of a request that was in `expected` status.
     fn step(&mut self, request: &BackupRequest, expected: StatusTypeCode, events: &[DomainEvent]) -> Result<(), DomainError> {
-        let id = &request.backup_request_id;
+        let id = request.backup_request_id();
         let stored = self.requests.get_mut(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
         if stored.status() != expected {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
@@ -58,7 +58,7 @@ impl State {
 
     fn record(&mut self, request: &BackupRequest, detail: Option<String>) {
         let change = StatusChange { status: request.status(), at: now(), by: IN_MEMORY.to_owned(), detail };
-        self.history.entry(request.backup_request_id.clone()).or_default().push(change);
+        self.history.entry(request.backup_request_id().clone()).or_default().push(change);
     }
 }
 
@@ -101,17 +101,17 @@ impl BackupRequestRepository for InMemoryStore {
     ) -> Result<Stored, DomainError> {
         let mut state = self.state()?;
         if let Some(key) = idempotency_key {
-            let scoped = (request.requester_id.as_str().to_owned(), key.clone());
+            let scoped = (request.requester_id().as_str().to_owned(), key.clone());
             if let Some(id) = state.keys.get(&scoped) {
                 let original = state.requests.get(id).cloned();
                 return original
                     .map(Stored::Existing)
                     .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("key without request")));
             }
-            state.keys.insert(scoped, request.backup_request_id.clone());
+            state.keys.insert(scoped, request.backup_request_id().clone());
         }
-        state.requests.insert(request.backup_request_id.clone(), request.clone());
-        state.touch(&request.backup_request_id, now());
+        state.requests.insert(request.backup_request_id().clone(), request.clone());
+        state.touch(request.backup_request_id(), now());
         state.outbox.extend_from_slice(events);
         state.record(request, None);
         Ok(Stored::Created)
@@ -179,7 +179,7 @@ impl BackupRequestQueries for InMemoryStore {
         limit: PageLimit,
     ) -> Result<RequestPage, DomainError> {
         let state = self.state()?;
-        let key = |r: &BackupRequest| (r.received_timestamp, r.backup_request_id.clone());
+        let key = |r: &BackupRequest| (r.received_timestamp(), r.backup_request_id().clone());
         let mut matching: Vec<BackupRequest> = state
             .requests
             .values()
@@ -211,7 +211,7 @@ impl BackupRepository for InMemoryStore {
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
         let mut state = self.state()?;
-        let id = &request.backup_request_id;
+        let id = request.backup_request_id();
         let stored = state.requests.get(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
         if stored.status() != expected || state.backups.contains_key(id) {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
@@ -231,12 +231,12 @@ impl InMemoryStore {
     /// Puts a request in place as last changed at `at`.
     pub fn put_touched(&self, request: BackupRequest, backup: Option<Backup>, at: DateTime<Utc>) {
         if let Ok(mut state) = self.state.lock() {
-            state.touch(&request.backup_request_id, at);
+            state.touch(request.backup_request_id(), at);
             if let Some(backup) = backup {
-                state.backups.insert(request.backup_request_id.clone(), backup);
+                state.backups.insert(request.backup_request_id().clone(), backup);
             }
             state.record(&request, request.status_detail().map(str::to_owned));
-            state.requests.insert(request.backup_request_id.clone(), request);
+            state.requests.insert(request.backup_request_id().clone(), request);
         }
     }
 
@@ -263,11 +263,11 @@ impl PendingRequests for InMemoryStore {
             .requests
             .values()
             .filter(|r| r.status().is_pending_in_linebacker() || sent_before.is_some_and(|at| r.reply_overdue(at)))
-            .filter(|r| state.touched.get(&r.backup_request_id).is_some_and(|at| *at < cutoff))
-            .filter(|r| after.is_none_or(|after| r.backup_request_id.as_str() > after.as_str()))
+            .filter(|r| state.touched.get(r.backup_request_id()).is_some_and(|at| *at < cutoff))
+            .filter(|r| after.is_none_or(|after| r.backup_request_id().as_str() > after.as_str()))
             .cloned()
             .collect();
-        pending.sort_by(|a, b| a.backup_request_id.as_str().cmp(b.backup_request_id.as_str()));
+        pending.sort_by(|a, b| a.backup_request_id().as_str().cmp(b.backup_request_id().as_str()));
         pending.truncate(limit as usize);
         Ok(pending)
     }
@@ -487,13 +487,18 @@ pub mod fixtures {
     }
 
     pub fn received(job_id: &str) -> BackupRequest {
+        received_from(job_id, RequesterId::anonymous())
+    }
+
+    /// A request `requester` just sent.
+    pub fn received_from(job_id: &str, requester_id: RequesterId) -> BackupRequest {
         BackupRequest::receive(
             NewBackupRequest {
                 backup_job_id: BackupJobId::try_from(job_id).unwrap(),
                 data_date: DataDate::try_from("2022-05-30").unwrap(),
                 prepared_data_path_name: PreparedDataPathName::try_from("/prepared/x").unwrap(),
                 transport_type_code: TransportTypeCode::Http,
-                requester_id: RequesterId::anonymous(),
+                requester_id,
             },
             now(),
         )
@@ -508,7 +513,7 @@ pub mod fixtures {
         let at = |minute| Utc.with_ymd_and_hms(2022, 5, 31, 1, minute, 0).single().unwrap();
         StoreStatus {
             api_version: API_VERSION.into(),
-            backup_request_id: request.backup_request_id.clone(),
+            backup_request_id: request.backup_request_id().clone(),
             result_type_code: result,
             storage_path_name: Some("/store/copied".into()),
             backup_byte_count: Some(4096),
@@ -523,7 +528,7 @@ pub mod fixtures {
 
     pub fn status_event(request: &BackupRequest, reply: &StoreStatus) -> DomainEvent {
         let mut event = DomainEvent::status_received(reply.clone(), None);
-        event.backup_request_id = request.backup_request_id.clone();
+        event.backup_request_id = request.backup_request_id().clone();
         event
     }
 }

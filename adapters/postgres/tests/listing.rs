@@ -117,7 +117,7 @@ async fn every_list_query_shape_walks_an_index_on_a_million_requests() {
     let page = store.list(&shapes[1].1, None, PageLimit::default()).await.unwrap();
     assert_eq!(page.items.len(), 50);
     assert!(page.items.iter().all(|r| r.status() == StatusTypeCode::Sent));
-    assert!(page.items.windows(2).all(|w| w[0].received_timestamp >= w[1].received_timestamp));
+    assert!(page.items.windows(2).all(|w| w[0].received_timestamp() >= w[1].received_timestamp()));
     assert!(page.next.is_some());
 
     // A million rows is too much to leave behind for the sweep.
@@ -133,7 +133,7 @@ async fn paging_while_requests_arrive_returns_each_matching_request_exactly_once
     let store = database.store();
     let mut expected = Vec::new();
     for i in 0..60 {
-        expected.push(created(&store, "job-a", "alice").await.backup_request_id);
+        expected.push(created(&store, "job-a", "alice").await.backup_request_id().clone());
         if i % 3 == 0 {
             created(&store, "job-b", "alice").await;
         }
@@ -148,8 +148,8 @@ async fn paging_while_requests_arrive_returns_each_matching_request_exactly_once
         pages += 1;
         assert!(page.items.len() <= 7);
         for request in &page.items {
-            assert_eq!(request.backup_job_id.as_str(), "job-a");
-            *seen.entry(request.backup_request_id.clone()).or_default() += 1;
+            assert_eq!(request.backup_job_id().as_str(), "job-a");
+            *seen.entry(request.backup_request_id().clone()).or_default() += 1;
         }
         // New matching requests arrive between pages: they are newer than
         // the cursor, so this walk does not meet them.
@@ -177,9 +177,9 @@ async fn a_cancel_waits_for_a_held_request_and_then_finds_it_sent() {
     request.allow(&common::job(), now()).unwrap();
     checker.update(&request, StatusTypeCode::Received, &[]).await.unwrap();
 
-    let held = sender.hold(&request.backup_request_id).await.unwrap().unwrap();
+    let held = sender.hold(request.backup_request_id()).await.unwrap().unwrap();
     assert_eq!(held.request().status(), StatusTypeCode::Allowed);
-    let id = request.backup_request_id.clone();
+    let id = request.backup_request_id().clone();
     let cancel = tokio::spawn(async move { receiver.cancel(&id, "cancelled by ops").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!cancel.is_finished(), "the cancel must wait for the held request");
@@ -188,9 +188,9 @@ async fn a_cancel_waits_for_a_held_request_and_then_finds_it_sent() {
     held.save(&sent, &[]).await.unwrap();
     assert_eq!(cancel.await.unwrap().unwrap(), None, "a sent request is not cancelled");
 
-    let stored = sender.find(&request.backup_request_id).await.unwrap().unwrap();
+    let stored = sender.find(request.backup_request_id()).await.unwrap().unwrap();
     assert_eq!(stored.status(), StatusTypeCode::Sent);
-    let history = sender.history(&request.backup_request_id).await.unwrap();
+    let history = sender.history(request.backup_request_id()).await.unwrap();
     let steps: Vec<_> = history.iter().map(|c| (c.status, c.by.as_str())).collect();
     assert_eq!(
         steps,
@@ -208,14 +208,14 @@ async fn a_cancel_that_lands_first_leaves_the_holder_a_cancelled_request_and_its
     let database = common::migrated_database(4).await;
     let receiver = database.store_of("http-receiver-0");
     let request = created(&receiver, "job-1", "alice").await;
-    let cancelled = receiver.cancel(&request.backup_request_id, "cancelled by alice").await.unwrap().unwrap();
+    let cancelled = receiver.cancel(request.backup_request_id(), "cancelled by alice").await.unwrap().unwrap();
     assert_eq!(cancelled.status(), StatusTypeCode::Cancelled);
-    assert_eq!(receiver.cancel(&request.backup_request_id, "again").await.unwrap(), None);
+    assert_eq!(receiver.cancel(request.backup_request_id(), "again").await.unwrap(), None);
 
-    let held = database.store().hold(&request.backup_request_id).await.unwrap().unwrap();
+    let held = database.store().hold(request.backup_request_id()).await.unwrap().unwrap();
     assert_eq!(held.request().status(), StatusTypeCode::Cancelled);
     drop(held);
-    let history = receiver.history(&request.backup_request_id).await.unwrap();
+    let history = receiver.history(request.backup_request_id()).await.unwrap();
     let last = history.last().unwrap();
     assert_eq!((last.status, last.detail.as_deref()), (StatusTypeCode::Cancelled, Some("cancelled by alice")));
     assert_eq!(history.len(), 2);

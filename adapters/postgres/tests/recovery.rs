@@ -55,7 +55,7 @@ async fn stale(database: &Database, status: StatusTypeCode) -> BackupRequest {
         store.update(&request, StatusTypeCode::Allowed, &[]).await.unwrap();
     }
     sqlx::query("UPDATE backup_requests SET updated_at = now() - interval '1 hour' WHERE backup_request_id = $1")
-        .bind(request.backup_request_id.as_str())
+        .bind(request.backup_request_id().as_str())
         .execute(database.pool())
         .await
         .unwrap();
@@ -88,15 +88,15 @@ async fn pending_requests_page_by_id_and_leave_out_other_statuses_and_recent_cha
     let store = database.store();
     let mut pending = Vec::new();
     for _ in 0..3 {
-        pending.push(stale(&database, StatusTypeCode::Received).await.backup_request_id);
-        pending.push(stale(&database, StatusTypeCode::Allowed).await.backup_request_id);
+        pending.push(stale(&database, StatusTypeCode::Received).await.backup_request_id().clone());
+        pending.push(stale(&database, StatusTypeCode::Allowed).await.backup_request_id().clone());
     }
     stale(&database, StatusTypeCode::Sent).await;
     let cutoff = now() - TimeDelta::minutes(1);
     // Changed after the cutoff: the running system has it in hand.
     let recent = stale(&database, StatusTypeCode::Received).await;
     sqlx::query("UPDATE backup_requests SET updated_at = now() WHERE backup_request_id = $1")
-        .bind(recent.backup_request_id.as_str())
+        .bind(recent.backup_request_id().as_str())
         .execute(database.pool())
         .await
         .unwrap();
@@ -107,8 +107,8 @@ async fn pending_requests_page_by_id_and_leave_out_other_statuses_and_recent_cha
         let page = store.pending_before(cutoff, None, after.as_ref(), 4).await.unwrap();
         assert!(page.len() <= 4);
         let Some(last) = page.last() else { break };
-        after = Some(last.backup_request_id.clone());
-        seen.extend(page.into_iter().map(|r| r.backup_request_id));
+        after = Some(last.backup_request_id().clone());
+        seen.extend(page.iter().map(|r| r.backup_request_id().clone()));
     }
 
     let mut sorted = seen.clone();
@@ -136,16 +136,16 @@ async fn re_emission_writes_the_events_keeps_the_status_and_happens_once_per_cut
 
     let done = store.reemit(cutoff, &batch).await.unwrap();
 
-    assert_eq!(done, vec![waiting.backup_request_id.clone(), allowed.backup_request_id.clone()]);
+    assert_eq!(done, vec![waiting.backup_request_id().clone(), allowed.backup_request_id().clone()]);
     assert_eq!(
         outbox(&database).await,
         vec![
-            (waiting.backup_request_id.to_string(), "BackupRequestReceived".to_owned()),
-            (allowed.backup_request_id.to_string(), "BackupRequestAllowed".to_owned()),
+            (waiting.backup_request_id().to_string(), "BackupRequestReceived".to_owned()),
+            (allowed.backup_request_id().to_string(), "BackupRequestAllowed".to_owned()),
         ]
     );
-    assert_eq!(store.find(&waiting.backup_request_id).await.unwrap().unwrap(), waiting);
-    assert_eq!(store.find(&allowed.backup_request_id).await.unwrap().unwrap(), allowed);
+    assert_eq!(store.find(waiting.backup_request_id()).await.unwrap().unwrap(), waiting);
+    assert_eq!(store.find(allowed.backup_request_id()).await.unwrap().unwrap(), allowed);
     assert!(store.reemit(cutoff, &batch).await.unwrap().is_empty(), "a second call re-emitted");
     assert_eq!(outbox(&database).await.len(), 2);
 }

@@ -65,7 +65,7 @@ impl Fixture {
             );
             let event = DomainEvent::about(EventType::BackupRequestReceived, &request, None);
             store.create(&request, None, &[event]).await.unwrap();
-            ids.insert(request.backup_request_id.to_string());
+            ids.insert(request.backup_request_id().to_string());
         }
         ids
     }

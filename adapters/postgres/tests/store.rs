@@ -53,7 +53,7 @@ async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
     let event = received(&request);
     assert_eq!(store.create(&request, None, &[event.clone()]).await.unwrap(), Stored::Created);
 
-    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
+    assert_eq!(store.find(request.backup_request_id()).await.unwrap(), Some(request.clone()));
     let (payload, traceparent): (serde_json::Value, Option<String>) =
         sqlx::query_as("SELECT payload, traceparent FROM outbox WHERE message_id = $1")
             .bind(event.message_id.as_uuid())
@@ -61,7 +61,7 @@ async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
             .await
             .unwrap();
     assert_eq!(payload["type"], "BackupRequestReceived");
-    assert_eq!(payload["backupRequestId"], request.backup_request_id.as_str());
+    assert_eq!(payload["backupRequestId"], request.backup_request_id().as_str());
     assert_eq!(traceparent, event.traceparent.map(|t| t.to_string()));
 }
 
@@ -84,7 +84,7 @@ async fn racing_creates_with_one_idempotency_key_store_one_request() {
             let request = BackupRequest::receive(new_request("job-1"), now());
             let event = received(&request);
             let outcome = store.create(&request, Some(&key), &[event]).await.unwrap();
-            (request.backup_request_id, outcome)
+            (request.backup_request_id().clone(), outcome)
         })
     });
     let outcomes: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
@@ -95,7 +95,7 @@ async fn racing_creates_with_one_idempotency_key_store_one_request() {
     let originals: HashSet<_> = outcomes
         .iter()
         .filter_map(|(_, o)| match o {
-            Stored::Existing(original) => Some(original.backup_request_id.clone()),
+            Stored::Existing(original) => Some(original.backup_request_id().clone()),
             Stored::Created => None,
         })
         .collect();
@@ -128,7 +128,7 @@ async fn an_update_lands_only_from_the_expected_status() {
     request.allow(&common::job(), now()).unwrap();
     let allowed = DomainEvent::about(EventType::BackupRequestAllowed, &request, None);
     store.update(&request, StatusTypeCode::Received, &[allowed]).await.unwrap();
-    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
+    assert_eq!(store.find(request.backup_request_id()).await.unwrap(), Some(request.clone()));
     assert_eq!(outbox_count(&database).await, 2);
 
     // A second worker that read `Received` too loses, and writes nothing.
@@ -198,11 +198,11 @@ async fn a_backup_is_recorded_with_its_step_once_and_reads_back_equal() {
     store.create(&request, None, &[received(&request)]).await.unwrap();
     request.allow(&common::job(), now()).unwrap();
     store.update(&request, StatusTypeCode::Received, &[]).await.unwrap();
-    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()), "retention is kept");
+    assert_eq!(store.find(request.backup_request_id()).await.unwrap(), Some(request.clone()), "retention is kept");
 
     let reply = StoreStatus {
         api_version: API_VERSION.into(),
-        backup_request_id: request.backup_request_id.clone(),
+        backup_request_id: request.backup_request_id().clone(),
         result_type_code: ResultTypeCode::Succeeded,
         storage_path_name: Some("/store/copied".into()),
         backup_byte_count: Some(10),
@@ -213,16 +213,16 @@ async fn a_backup_is_recorded_with_its_step_once_and_reads_back_equal() {
         verified_hash: Some("h".into()),
         message_text: None,
     };
-    let backup = Backup::from_reply(&request, request.retention.unwrap(), &reply).unwrap();
+    let backup = Backup::from_reply(&request, request.retention().unwrap(), &reply).unwrap();
     let mut succeeded = request.clone();
     succeeded.record_reply(StatusTypeCode::Succeeded, None, now()).unwrap();
     let event = DomainEvent::about(EventType::BackupRequestSucceeded, &succeeded, None);
     store.record_backup(&backup, &succeeded, StatusTypeCode::Allowed, &[event]).await.unwrap();
-    assert_eq!(store.find_by_request(&request.backup_request_id).await.unwrap(), Some(backup.clone()));
-    assert_eq!(store.find(&request.backup_request_id).await.unwrap().unwrap().status(), StatusTypeCode::Succeeded);
+    assert_eq!(store.find_by_request(request.backup_request_id()).await.unwrap(), Some(backup.clone()));
+    assert_eq!(store.find(request.backup_request_id()).await.unwrap().unwrap().status(), StatusTypeCode::Succeeded);
 
     // A second Backup for the same request cannot land, whatever status it expects.
-    let second = Backup::from_reply(&request, request.retention.unwrap(), &reply).unwrap();
+    let second = Backup::from_reply(&request, request.retention().unwrap(), &reply).unwrap();
     let late = DomainEvent::about(EventType::BackupRequestSucceeded, &succeeded, None);
     for expected in [StatusTypeCode::Allowed, StatusTypeCode::Succeeded] {
         let error = store.record_backup(&second, &succeeded, expected, &[late.clone()]).await.unwrap_err();

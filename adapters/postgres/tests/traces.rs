@@ -34,7 +34,7 @@ async fn a_request_keeps_the_trace_its_received_event_carries() {
     let trace = TraceParent::new_root();
     let event = DomainEvent::about(EventType::BackupRequestReceived, &request, Some(&trace));
     store.create(&request, None, &[event]).await.unwrap();
-    let kept = store.trace_of(&request.backup_request_id).await.unwrap().unwrap();
+    let kept = store.trace_of(request.backup_request_id()).await.unwrap().unwrap();
     assert_eq!(kept.trace_id(), trace.trace_id());
 }
 
@@ -45,7 +45,7 @@ async fn an_unknown_request_or_one_without_a_trace_has_none() {
     let mut event = DomainEvent::about(EventType::BackupRequestReceived, &request, None);
     event.traceparent = None;
     store.create(&request, None, &[event]).await.unwrap();
-    assert_eq!(store.trace_of(&request.backup_request_id).await.unwrap(), None);
+    assert_eq!(store.trace_of(request.backup_request_id()).await.unwrap(), None);
     let unknown = BackupRequestId::try_from("not-stored").unwrap();
     assert_eq!(store.trace_of(&unknown).await.unwrap(), None);
 }

@@ -79,11 +79,11 @@ fn a_received_request_has_a_fresh_id_and_only_its_received_timestamp() {
     let at = now();
     let a = BackupRequest::receive(new_request(), at);
     let b = BackupRequest::receive(new_request(), at);
-    assert_ne!(a.backup_request_id, b.backup_request_id);
+    assert_ne!(a.backup_request_id(), b.backup_request_id());
     assert_eq!(a.status(), StatusTypeCode::Received);
-    assert_eq!(a.received_timestamp, at);
-    assert_eq!(a.checked_timestamp, None);
-    assert_eq!(a.backup_provider_code, BackupProviderCode::None);
+    assert_eq!(a.received_timestamp(), at);
+    assert_eq!(a.checked_timestamp(), None);
+    assert_eq!(a.backup_provider_code(), BackupProviderCode::None);
 }
 
 #[test]
@@ -92,9 +92,9 @@ fn allowing_copies_the_job_settings_and_stamps_the_check() {
     let at = now();
     request.allow(&job(BackupProviderCode::CloudA, "/store/a"), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Allowed);
-    assert_eq!(request.backup_provider_code, BackupProviderCode::CloudA);
-    assert_eq!(request.storage_path_name.as_deref(), Some("/store/a"));
-    assert_eq!(request.checked_timestamp, Some(at));
+    assert_eq!(request.backup_provider_code(), BackupProviderCode::CloudA);
+    assert_eq!(request.storage_path_name(), Some("/store/a"));
+    assert_eq!(request.checked_timestamp(), Some(at));
     assert_eq!(request.retention, Some(Retention { days_to_keep: 30, hold_flag: true }));
 }
 
@@ -118,8 +118,8 @@ fn a_reply_records_its_time_and_text_and_only_succeeded_or_failed_are_replies() 
     let at = now();
     request.record_reply(StatusTypeCode::Failed, Some("disk full".into()), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Failed);
-    assert_eq!(request.reply_timestamp, Some(at));
-    assert_eq!(request.reply_message_text.as_deref(), Some("disk full"));
+    assert_eq!(request.reply_timestamp(), Some(at));
+    assert_eq!(request.reply_message_text(), Some("disk full"));
     request.record_reply(StatusTypeCode::Succeeded, None, now()).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Succeeded);
 }
@@ -141,4 +141,21 @@ fn the_json_form_uses_the_contract_field_names() {
     assert_eq!(json["transportTypeCode"], "HTTP");
     let back: RequestSnapshot = serde_json::from_value(json).unwrap();
     assert_eq!(back, request.snapshot());
+}
+
+#[test]
+fn a_restored_request_is_what_was_stored_id_and_status_included_and_steps_on_from_there() {
+    let mut original = BackupRequest::receive(new_request(), now());
+    original.allow(&job(BackupProviderCode::CloudB, "/store/b"), now()).unwrap();
+    let stored = StoredRequest { fields: original.snapshot(), retention: original.retention() };
+
+    let mut restored = BackupRequest::restore(stored);
+
+    assert_eq!(restored, original);
+    assert_eq!(restored.backup_request_id(), original.backup_request_id());
+    assert_eq!(restored.status(), StatusTypeCode::Allowed);
+    assert_eq!(restored.retention(), Some(Retention { days_to_keep: 30, hold_flag: true }));
+    restored.mark_sent(now()).unwrap();
+    assert_eq!(restored.status(), StatusTypeCode::Sent);
+    assert!(restored.allow(&job(BackupProviderCode::Local, "/store/c"), now()).is_err());
 }
