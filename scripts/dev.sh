@@ -25,13 +25,16 @@ cd "$LB_ROOT"
 ensure_linebacker_database
 port_open 127.0.0.1 "$port" && die "port $port is taken (is scripts/run.sh's system running? scripts/stop.sh stops it)"
 
-say "building: cargo build --release --locked --bin linebacker-dev"
-cargo build --release --locked --bin linebacker-dev
+# The dev profile builds in less time than a release build; its
+# dependencies are optimised (Cargo.toml), which is what dev mode's speed
+# depends on.
+say "building: cargo build --locked --bin linebacker-dev"
+cargo build --locked --bin linebacker-dev
 
 mkdir -p "$LB_RUN_DIR"
 pid_file="$LB_RUN_DIR/linebacker-dev.pid"
 say "starting linebacker-dev (APP_ENV=$APP_ENV; it logs here)"
-target/release/linebacker-dev &
+target/debug/linebacker-dev &
 dev_pid=$!
 echo "$dev_pid" >"$pid_file"
 # Ctrl-C reaches linebacker-dev too (same process group); wait for its
@@ -51,7 +54,7 @@ Send a backup request:
   curl -i -X POST $base/api/backup-requests -H 'Content-Type: application/json' -d '{"apiVersion":"2022-05-22","backupJobId":"job-17","dataDate":"2022-05-30","backupDataLocation":"/prepared/job-17/2022-05-30"}'
 
 Follow it with the backupRequestId from the answer: curl $base/api/backup-requests/<id>
-(it reaches Succeeded, or Failed for a share of them, in about a second).
+(it reaches Succeeded, or Failed for a share of them, within a few seconds).
 Dashboard: $base/dashboard   API: $base/swagger-ui/   Stop: Ctrl-C
 
 MSG

@@ -164,7 +164,7 @@ impl DomainEvent {
             message_id: MessageId::generate(),
             event_type,
             occurred_at: now(),
-            backup_request_id: request.backup_request_id.clone(),
+            backup_request_id: request.backup_request_id().clone(),
             payload: EventPayload::Request(request.snapshot()),
             traceparent: trace.map(TraceParent::child),
         }

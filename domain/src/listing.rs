@@ -25,10 +25,10 @@ impl RequestFilter {
     /// database answers the same question with its indexes).
     pub fn matches(&self, request: &BackupRequest) -> bool {
         self.status.is_none_or(|status| request.status() == status)
-            && self.backup_job_id.as_ref().is_none_or(|job| &request.backup_job_id == job)
-            && self.requester_id.as_ref().is_none_or(|who| &request.requester_id == who)
-            && self.received_from.is_none_or(|from| request.received_timestamp >= from)
-            && self.received_to.is_none_or(|to| request.received_timestamp < to)
+            && self.backup_job_id.as_ref().is_none_or(|job| request.backup_job_id() == job)
+            && self.requester_id.as_ref().is_none_or(|who| request.requester_id() == who)
+            && self.received_from.is_none_or(|from| request.received_timestamp() >= from)
+            && self.received_to.is_none_or(|to| request.received_timestamp() < to)
     }
 }
 
@@ -73,7 +73,7 @@ pub struct PageCursor {
 
 impl PageCursor {
     pub fn after(request: &BackupRequest) -> Self {
-        Self { received_timestamp: request.received_timestamp, backup_request_id: request.backup_request_id.clone() }
+        Self { received_timestamp: request.received_timestamp(), backup_request_id: request.backup_request_id().clone() }
     }
 
     /// The opaque form callers pass back: hex of `<microseconds>:<id>`.
@@ -153,7 +153,7 @@ impl Visibility {
     pub fn sees(&self, request: &BackupRequest) -> bool {
         match self {
             Self::All => true,
-            Self::Own(requester) => &request.requester_id == requester,
+            Self::Own(requester) => request.requester_id() == requester,
         }
     }
 }

@@ -80,13 +80,13 @@ async fn a_message_dead_lettered_for_an_unknown_request_is_processed_once_the_re
     .await
     .unwrap();
     assert!(parked[0].reason.as_deref().unwrap().contains("not found"), "{parked:?}");
-    assert_eq!(parked[0].backup_request_id, Some(request.backup_request_id.to_string()));
+    assert_eq!(parked[0].backup_request_id, Some(request.backup_request_id().to_string()));
 
     // The cause is fixed: the request exists. Replayed, it is processed.
     store.create(&request, None, &[]).await.unwrap();
     assert_eq!(dead_letters.replay(Some(&parked[0].message_id)).await.unwrap().count, 1);
     eventually(WAIT, "the request allowed", || async {
-        let stored = store.find(&request.backup_request_id).await.ok()??;
+        let stored = store.find(request.backup_request_id()).await.ok()??;
         (stored.status() == StatusTypeCode::Allowed).then_some(())
     })
     .await

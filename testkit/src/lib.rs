@@ -68,7 +68,7 @@ pub fn sample_event(event_type: linebacker_domain::EventType) -> linebacker_doma
         EventType::StoreStatusReceived => DomainEvent::status_received(
             StoreStatus {
                 api_version: API_VERSION.to_owned(),
-                backup_request_id: request.backup_request_id.clone(),
+                backup_request_id: request.backup_request_id().clone(),
                 result_type_code: ResultTypeCode::Failed,
                 storage_path_name: None,
                 backup_byte_count: None,

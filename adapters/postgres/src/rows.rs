@@ -2,10 +2,10 @@
 //! convert was corrupted outside linebacker: an `Unexpected` error, not a panic.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use linebacker_domain::request::{Backup, Retention};
+use linebacker_domain::request::{Backup, Retention, StoredRequest};
 use linebacker_domain::{
     BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, DomainError,
-    FieldError, PreparedDataPathName, RequesterId, StatusTypeCode, TransportTypeCode,
+    FieldError, PreparedDataPathName, RequestSnapshot, RequesterId, StatusTypeCode, TransportTypeCode,
 };
 
 fn corrupt(column: &str, error: FieldError) -> DomainError {
@@ -38,32 +38,29 @@ impl TryFrom<RequestRow> for BackupRequest {
     type Error = DomainError;
 
     fn try_from(row: RequestRow) -> Result<Self, Self::Error> {
-        let status = StatusTypeCode::try_from(row.status_type_code.as_str())
-            .map_err(|e| corrupt("status_type_code", e))?;
-        let mut request = BackupRequest::receive(
-            linebacker_domain::request::NewBackupRequest {
-                backup_job_id: BackupJobId::try_from(row.backup_job_id).map_err(|e| corrupt("backup_job_id", e))?,
-                data_date: DataDate::from(row.data_date),
-                prepared_data_path_name: PreparedDataPathName::try_from(row.prepared_data_path_name)
-                    .map_err(|e| corrupt("prepared_data_path_name", e))?,
-                transport_type_code: TransportTypeCode::try_from(row.transport_type_code.as_str())
-                    .map_err(|e| corrupt("transport_type_code", e))?,
-                requester_id: RequesterId::try_from(row.requester_id).map_err(|e| corrupt("requester_id", e))?,
-            },
-            row.received_timestamp,
-        )
-        .with_stored_status(status);
-        request.backup_request_id =
-            BackupRequestId::try_from(row.backup_request_id).map_err(|e| corrupt("backup_request_id", e))?;
-        request.backup_provider_code = BackupProviderCode::try_from(row.backup_provider_code.as_str())
-            .map_err(|e| corrupt("backup_provider_code", e))?;
-        request.storage_path_name = row.storage_path_name;
-        request.checked_timestamp = row.checked_timestamp;
-        request.sent_to_interface_timestamp = row.sent_to_interface_timestamp;
-        request.reply_timestamp = row.reply_timestamp;
-        request.reply_message_text = row.reply_message_text;
-        request.not_allowed_reason = row.not_allowed_reason;
-        request.retention = match (row.days_to_keep_count, row.hold_flag) {
+        let fields = RequestSnapshot {
+            backup_request_id: BackupRequestId::try_from(row.backup_request_id)
+                .map_err(|e| corrupt("backup_request_id", e))?,
+            backup_job_id: BackupJobId::try_from(row.backup_job_id).map_err(|e| corrupt("backup_job_id", e))?,
+            data_date: DataDate::from(row.data_date),
+            prepared_data_path_name: PreparedDataPathName::try_from(row.prepared_data_path_name)
+                .map_err(|e| corrupt("prepared_data_path_name", e))?,
+            status_type_code: StatusTypeCode::try_from(row.status_type_code.as_str())
+                .map_err(|e| corrupt("status_type_code", e))?,
+            transport_type_code: TransportTypeCode::try_from(row.transport_type_code.as_str())
+                .map_err(|e| corrupt("transport_type_code", e))?,
+            requester_id: RequesterId::try_from(row.requester_id).map_err(|e| corrupt("requester_id", e))?,
+            backup_provider_code: BackupProviderCode::try_from(row.backup_provider_code.as_str())
+                .map_err(|e| corrupt("backup_provider_code", e))?,
+            storage_path_name: row.storage_path_name,
+            received_timestamp: row.received_timestamp,
+            checked_timestamp: row.checked_timestamp,
+            sent_to_interface_timestamp: row.sent_to_interface_timestamp,
+            reply_timestamp: row.reply_timestamp,
+            reply_message_text: row.reply_message_text,
+            not_allowed_reason: row.not_allowed_reason,
+        };
+        let retention = match (row.days_to_keep_count, row.hold_flag) {
             (Some(days), Some(hold_flag)) => Some(Retention {
                 days_to_keep: u32::try_from(days)
                     .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("stored days_to_keep_count {days} is negative")))?,
@@ -71,7 +68,7 @@ impl TryFrom<RequestRow> for BackupRequest {
             }),
             _ => None,
         };
-        Ok(request)
+        Ok(BackupRequest::restore(StoredRequest { fields, retention }))
     }
 }
 

@@ -55,23 +55,23 @@ async fn insert_request(
         request_columns!(),
         ", trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
-    .bind(r.backup_request_id.as_str())
-    .bind(r.backup_job_id.as_str())
-    .bind(r.data_date.date())
-    .bind(r.prepared_data_path_name.as_str())
+    .bind(r.backup_request_id().as_str())
+    .bind(r.backup_job_id().as_str())
+    .bind(r.data_date().date())
+    .bind(r.prepared_data_path_name().as_str())
     .bind(r.status().as_str())
-    .bind(r.transport_type_code.as_str())
-    .bind(r.requester_id.as_str())
-    .bind(r.backup_provider_code.as_str())
-    .bind(r.storage_path_name.as_deref())
-    .bind(r.received_timestamp)
-    .bind(r.checked_timestamp)
-    .bind(r.sent_to_interface_timestamp)
-    .bind(r.reply_timestamp)
-    .bind(r.reply_message_text.as_deref())
-    .bind(r.not_allowed_reason.as_deref())
-    .bind(r.retention.map(|t| days_column(t.days_to_keep)))
-    .bind(r.retention.map(|t| t.hold_flag))
+    .bind(r.transport_type_code().as_str())
+    .bind(r.requester_id().as_str())
+    .bind(r.backup_provider_code().as_str())
+    .bind(r.storage_path_name())
+    .bind(r.received_timestamp())
+    .bind(r.checked_timestamp())
+    .bind(r.sent_to_interface_timestamp())
+    .bind(r.reply_timestamp())
+    .bind(r.reply_message_text())
+    .bind(r.not_allowed_reason())
+    .bind(r.retention().map(|t| days_column(t.days_to_keep)))
+    .bind(r.retention().map(|t| t.hold_flag))
     .bind(trace.map(ToString::to_string))
     .execute(&mut **tx)
     .await?;
@@ -119,30 +119,30 @@ async fn update_request(
          days_to_keep_count = $11, hold_flag = $12, updated_at = now() \
          WHERE backup_request_id = $1 AND status_type_code = $2",
     )
-    .bind(request.backup_request_id.as_str())
+    .bind(request.backup_request_id().as_str())
     .bind(expected.as_str())
     .bind(request.status().as_str())
-    .bind(request.backup_provider_code.as_str())
-    .bind(request.storage_path_name.as_deref())
-    .bind(request.checked_timestamp)
-    .bind(request.sent_to_interface_timestamp)
-    .bind(request.reply_timestamp)
-    .bind(request.reply_message_text.as_deref())
-    .bind(request.not_allowed_reason.as_deref())
-    .bind(request.retention.map(|t| days_column(t.days_to_keep)))
-    .bind(request.retention.map(|t| t.hold_flag))
+    .bind(request.backup_provider_code().as_str())
+    .bind(request.storage_path_name())
+    .bind(request.checked_timestamp())
+    .bind(request.sent_to_interface_timestamp())
+    .bind(request.reply_timestamp())
+    .bind(request.reply_message_text())
+    .bind(request.not_allowed_reason())
+    .bind(request.retention().map(|t| days_column(t.days_to_keep)))
+    .bind(request.retention().map(|t| t.hold_flag))
     .execute(&mut **tx)
     .await
     .map_err(map_sqlx_error)?
     .rows_affected();
     if updated == 1 {
         if request.status() != expected {
-            let id = request.backup_request_id.as_str();
+            let id = request.backup_request_id().as_str();
             record_change(tx, id, request.status(), by, request.status_detail()).await?;
         }
         return Ok(());
     }
-    let id = request.backup_request_id.to_string();
+    let id = request.backup_request_id().to_string();
     Err(match find_request(&mut **tx, &id).await? {
         None => DomainError::NotFound(id),
         Some(_) => DomainError::Conflict { id, expected },
@@ -168,7 +168,7 @@ async fn find_request(
 
 #[async_trait]
 impl BackupRequestRepository for PgStore {
-    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id))]
+    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id()))]
     async fn create(
         &self,
         request: &BackupRequest,
@@ -179,7 +179,7 @@ impl BackupRequestRepository for PgStore {
         // The request's trace is the one its `BackupRequestReceived` carries.
         let trace = events.iter().find_map(|event| event.traceparent.as_ref());
         insert_request(&mut tx, request, trace).await.map_err(map_sqlx_error)?;
-        record_change(&mut tx, request.backup_request_id.as_str(), request.status(), &self.by, None).await?;
+        record_change(&mut tx, request.backup_request_id().as_str(), request.status(), &self.by, None).await?;
         if let Some(key) = idempotency_key {
             // A racing repeat waits here for the first to commit, then finds
             // the key taken: it rolls back and returns the original.
@@ -187,9 +187,9 @@ impl BackupRequestRepository for PgStore {
                 "INSERT INTO idempotency_keys (requester_id, idempotency_key, backup_request_id) \
                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
-            .bind(request.requester_id.as_str())
+            .bind(request.requester_id().as_str())
             .bind(key.as_str())
-            .bind(request.backup_request_id.as_str())
+            .bind(request.backup_request_id().as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_sqlx_error)?
@@ -201,7 +201,7 @@ impl BackupRequestRepository for PgStore {
                     "SELECT backup_request_id FROM idempotency_keys \
                      WHERE requester_id = $1 AND idempotency_key = $2",
                 )
-                .bind(request.requester_id.as_str())
+                .bind(request.requester_id().as_str())
                 .bind(key.as_str())
                 .fetch_optional(&self.pool)
                 .await
@@ -224,7 +224,7 @@ impl BackupRequestRepository for PgStore {
         find_request(&self.pool, id.as_str()).await
     }
 
-    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id, status = %request.status()))]
+    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id(), status = %request.status()))]
     async fn update(
         &self,
         request: &BackupRequest,
@@ -322,7 +322,7 @@ impl BackupRepository for PgStore {
         .transpose()
     }
 
-    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id))]
+    #[instrument(skip_all, fields(backup_request_id = %request.backup_request_id()))]
     async fn record_backup(
         &self,
         backup: &Backup,
@@ -362,7 +362,7 @@ impl BackupRepository for PgStore {
         if inserted == 0 {
             // Another reply recorded the Backup first: nothing of this one lands.
             tx.rollback().await.map_err(map_sqlx_error)?;
-            return Err(DomainError::Conflict { id: request.backup_request_id.to_string(), expected });
+            return Err(DomainError::Conflict { id: request.backup_request_id().to_string(), expected });
         }
         insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)

@@ -89,7 +89,7 @@ async fn every_list_query_shape_walks_an_index_on_a_million_requests() {
     let page = store.list(&shapes[1].1, None, PageLimit::default()).await.unwrap();
     assert_eq!(page.items.len(), 50);
     assert!(page.items.iter().all(|r| r.status() == StatusTypeCode::Sent));
-    assert!(page.items.windows(2).all(|w| w[0].received_timestamp >= w[1].received_timestamp));
+    assert!(page.items.windows(2).all(|w| w[0].received_timestamp() >= w[1].received_timestamp()));
     assert!(page.next.is_some());
 
     // A million rows is too much to leave behind for the sweep.

@@ -18,7 +18,7 @@ use linebacker_runtime::TokioTimer;
 async fn stale(database: &Database) {
     let request = stored_in(&database.store(), StatusTypeCode::Received).await;
     sqlx::query("UPDATE backup_requests SET updated_at = now() - interval '1 hour' WHERE backup_request_id = $1")
-        .bind(request.backup_request_id.as_str())
+        .bind(request.backup_request_id().as_str())
         .execute(database.pool())
         .await
         .unwrap();

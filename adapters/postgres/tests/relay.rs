@@ -52,7 +52,7 @@ impl Fixture {
         for _ in 0..count {
             let request = received("job-1");
             store.create(&request, None, &[event(EventType::BackupRequestReceived, &request)]).await.unwrap();
-            ids.insert(request.backup_request_id.to_string());
+            ids.insert(request.backup_request_id().to_string());
         }
         ids
     }

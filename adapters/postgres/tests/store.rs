@@ -34,7 +34,7 @@ async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
     let event = received_event(&request);
     assert_eq!(store.create(&request, None, &[event.clone()]).await.unwrap(), Stored::Created);
 
-    assert_eq!(store.find(&request.backup_request_id).await.unwrap(), Some(request.clone()));
+    assert_eq!(store.find(&request.backup_request_id()).await.unwrap(), Some(request.clone()));
     let (payload, traceparent): (serde_json::Value, Option<String>) =
         sqlx::query_as("SELECT payload, traceparent FROM outbox WHERE message_id = $1")
             .bind(event.message_id.as_uuid())
@@ -42,7 +42,7 @@ async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
             .await
             .unwrap();
     assert_eq!(payload["type"], "BackupRequestReceived");
-    assert_eq!(payload["backupRequestId"], request.backup_request_id.as_str());
+    assert_eq!(payload["backupRequestId"], request.backup_request_id().as_str());
     assert_eq!(traceparent, event.traceparent.map(|t| t.to_string()));
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use linebacker_domain::usecase::ForwardStatuses;
 use linebacker_platform::breaker::Gate;
-use linebacker_platform::{Component, Host, Work, poll_with_backoff};
+use linebacker_platform::{Component, Host, Needs, Work, poll_with_backoff};
 use tokio_util::sync::CancellationToken;
 
 use crate::dependency::STATUSES_QUEUE;
@@ -21,6 +21,11 @@ pub struct InterfaceListener;
 impl Component for InterfaceListener {
     fn name(&self) -> &'static str {
         "interface-listener"
+    }
+
+    /// It publishes each status straight to the broker.
+    fn needs(&self) -> Needs {
+        Needs { broker: true, ..Needs::default() }
     }
 
     fn start(self: Box<Self>, host: &Arc<Host>, stop: CancellationToken) -> anyhow::Result<Work> {

@@ -41,16 +41,16 @@ impl Backup {
         let copy_start_timestamp = reply.copy_start_timestamp.ok_or_else(|| missing("copyStartTimestamp"))?;
         let copy_end_timestamp = reply.copy_end_timestamp.ok_or_else(|| missing("copyEndTimestamp"))?;
         let due_to_delete_date = request
-            .data_date
+            .data_date()
             .date()
             .checked_add_days(Days::new(u64::from(retention.days_to_keep)))
             .ok_or_else(|| format!("daysToKeep {} runs past the calendar", retention.days_to_keep))?;
         Ok(Self {
             backup_id: Uuid::now_v7().to_string(),
-            backup_request_id: request.backup_request_id.clone(),
-            backup_job_id: request.backup_job_id.clone(),
-            data_date: request.data_date,
-            backup_provider_code: request.backup_provider_code,
+            backup_request_id: request.backup_request_id().clone(),
+            backup_job_id: request.backup_job_id().clone(),
+            data_date: request.data_date(),
+            backup_provider_code: request.backup_provider_code(),
             days_to_keep_count: i32::try_from(retention.days_to_keep)
                 .map_err(|_| format!("daysToKeep {} is too large", retention.days_to_keep))?,
             hold_flag: retention.hold_flag,

@@ -68,11 +68,11 @@ fn a_received_request_has_a_fresh_id_and_only_its_received_timestamp() {
     let at = now();
     let a = BackupRequest::receive(new_request("job-17"), at);
     let b = BackupRequest::receive(new_request("job-17"), at);
-    assert_ne!(a.backup_request_id, b.backup_request_id);
+    assert_ne!(a.backup_request_id(), b.backup_request_id());
     assert_eq!(a.status(), StatusTypeCode::Received);
-    assert_eq!(a.received_timestamp, at);
-    assert_eq!(a.checked_timestamp, None);
-    assert_eq!(a.backup_provider_code, BackupProviderCode::None);
+    assert_eq!(a.received_timestamp(), at);
+    assert_eq!(a.checked_timestamp(), None);
+    assert_eq!(a.backup_provider_code(), BackupProviderCode::None);
 }
 
 #[test]
@@ -81,9 +81,9 @@ fn allowing_copies_the_job_settings_and_stamps_the_check() {
     let at = now();
     request.allow(&job(BackupProviderCode::CloudA, "/store/a"), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Allowed);
-    assert_eq!(request.backup_provider_code, BackupProviderCode::CloudA);
-    assert_eq!(request.storage_path_name.as_deref(), Some("/store/a"));
-    assert_eq!(request.checked_timestamp, Some(at));
+    assert_eq!(request.backup_provider_code(), BackupProviderCode::CloudA);
+    assert_eq!(request.storage_path_name().as_deref(), Some("/store/a"));
+    assert_eq!(request.checked_timestamp(), Some(at));
     assert_eq!(request.retention, Some(Retention { days_to_keep: 30, hold_flag: true }));
 }
 
@@ -107,8 +107,8 @@ fn a_reply_records_its_time_and_text_and_only_succeeded_or_failed_are_replies() 
     let at = now();
     request.record_reply(StatusTypeCode::Failed, Some("disk full".into()), at).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Failed);
-    assert_eq!(request.reply_timestamp, Some(at));
-    assert_eq!(request.reply_message_text.as_deref(), Some("disk full"));
+    assert_eq!(request.reply_timestamp(), Some(at));
+    assert_eq!(request.reply_message_text().as_deref(), Some("disk full"));
     request.record_reply(StatusTypeCode::Succeeded, None, now()).unwrap();
     assert_eq!(request.status(), StatusTypeCode::Succeeded);
 }

@@ -72,7 +72,7 @@ pub fn advance(request: &mut BackupRequest, next: StatusTypeCode) {
     let at = now();
     let stepped = match next {
         StatusTypeCode::Received => panic!("no step leads to Received"),
-        StatusTypeCode::Allowed => request.allow(&job(request.backup_job_id.as_str(), true), at),
+        StatusTypeCode::Allowed => request.allow(&job(request.backup_job_id().as_str(), true), at),
         StatusTypeCode::NotAllowed => request.not_allow("backup job not found".into(), at),
         StatusTypeCode::Sent => request.mark_sent(at),
         StatusTypeCode::Succeeded | StatusTypeCode::Failed => request.record_reply(next, Some(next.to_string()), at),
@@ -117,7 +117,7 @@ pub fn reply(request: &BackupRequest, result: ResultTypeCode) -> StoreStatus {
     let at = |minute| Utc.with_ymd_and_hms(2022, 5, 31, 1, minute, 0).single().unwrap();
     StoreStatus {
         api_version: API_VERSION.into(),
-        backup_request_id: request.backup_request_id.clone(),
+        backup_request_id: request.backup_request_id().clone(),
         result_type_code: result,
         storage_path_name: Some("/store/copied".into()),
         backup_byte_count: Some(4096),
@@ -132,12 +132,12 @@ pub fn reply(request: &BackupRequest, result: ResultTypeCode) -> StoreStatus {
 
 pub fn status_event(request: &BackupRequest, reply: &StoreStatus) -> DomainEvent {
     let mut event = DomainEvent::status_received(reply.clone(), None);
-    event.backup_request_id = request.backup_request_id.clone();
+    event.backup_request_id = request.backup_request_id().clone();
     event
 }
 
 /// The Backup a `Succeeded` reply makes for an allowed request.
 pub fn backup_for(request: &BackupRequest) -> Backup {
-    let retention = request.retention.expect("an allowed request keeps its job's retention");
+    let retention = request.retention().expect("an allowed request keeps its job's retention");
     Backup::from_reply(request, retention, &reply(request, ResultTypeCode::Succeeded)).unwrap()
 }

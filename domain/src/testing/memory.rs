@@ -58,7 +58,7 @@ impl State {
         events: &[DomainEvent],
         by: &str,
     ) -> Result<(), DomainError> {
-        let id = &request.backup_request_id;
+        let id = request.backup_request_id();
         let stored = self.requests.get_mut(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
         if stored.status() != expected {
             return Err(DomainError::Conflict { id: id.to_string(), expected });
@@ -74,7 +74,7 @@ impl State {
 
     fn record(&mut self, request: &BackupRequest, detail: Option<String>, by: &str) {
         let change = StatusChange { status: request.status(), at: now(), by: by.to_owned(), detail };
-        self.history.entry(request.backup_request_id.clone()).or_default().push(change);
+        self.history.entry(request.backup_request_id().clone()).or_default().push(change);
     }
 }
 
@@ -141,16 +141,16 @@ impl BackupRequestRepository for InMemoryStore {
     ) -> Result<Stored, DomainError> {
         let mut state = self.state()?;
         if let Some(key) = idempotency_key {
-            let scoped = (request.requester_id.as_str().to_owned(), key.clone());
+            let scoped = (request.requester_id().as_str().to_owned(), key.clone());
             if let Some(id) = state.keys.get(&scoped) {
                 let original = state.requests.get(id).cloned();
                 return original
                     .map(Stored::Existing)
                     .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("key without request")));
             }
-            state.keys.insert(scoped, request.backup_request_id.clone());
+            state.keys.insert(scoped, request.backup_request_id().clone());
         }
-        let id = &request.backup_request_id;
+        let id = request.backup_request_id();
         state.requests.insert(id.clone(), request.clone());
         state.touch(id, now());
         // The request's trace is the one its `BackupRequestReceived` carries.
@@ -172,7 +172,7 @@ impl BackupRequestRepository for InMemoryStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        let _turn = self.turn(&request.backup_request_id).await?;
+        let _turn = self.turn(&request.backup_request_id()).await?;
         self.state()?.step(request, expected, events, &self.by)
     }
 
@@ -231,7 +231,7 @@ impl BackupRequestQueries for InMemoryStore {
         limit: PageLimit,
     ) -> Result<RequestPage, DomainError> {
         let state = self.state()?;
-        let key = |r: &BackupRequest| (r.received_timestamp, r.backup_request_id.clone());
+        let key = |r: &BackupRequest| (r.received_timestamp(), r.backup_request_id().clone());
         let mut matching: Vec<BackupRequest> = state
             .requests
             .values()
@@ -262,7 +262,7 @@ impl BackupRepository for InMemoryStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        let id = &request.backup_request_id;
+        let id = request.backup_request_id();
         let _turn = self.turn(id).await?;
         let mut state = self.state()?;
         let stored = state.requests.get(id).ok_or_else(|| DomainError::NotFound(id.to_string()))?;
@@ -291,12 +291,12 @@ impl InMemoryStore {
     /// Puts a request in place as last changed at `at`.
     pub fn put_touched(&self, request: BackupRequest, backup: Option<Backup>, at: DateTime<Utc>) {
         if let Ok(mut state) = self.state.lock() {
-            state.touch(&request.backup_request_id, at);
+            state.touch(&request.backup_request_id(), at);
             if let Some(backup) = backup {
-                state.backups.insert(request.backup_request_id.clone(), backup);
+                state.backups.insert(request.backup_request_id().clone(), backup);
             }
             state.record(&request, request.status_detail().map(str::to_owned), &self.by);
-            state.requests.insert(request.backup_request_id.clone(), request);
+            state.requests.insert(request.backup_request_id().clone(), request);
         }
     }
 
@@ -323,11 +323,11 @@ impl PendingRequests for InMemoryStore {
             .requests
             .values()
             .filter(|r| r.status().is_pending_in_linebacker() || sent_before.is_some_and(|at| r.reply_overdue(at)))
-            .filter(|r| state.touched.get(&r.backup_request_id).is_some_and(|at| *at < cutoff))
-            .filter(|r| after.is_none_or(|after| r.backup_request_id.as_str() > after.as_str()))
+            .filter(|r| state.touched.get(&r.backup_request_id()).is_some_and(|at| *at < cutoff))
+            .filter(|r| after.is_none_or(|after| r.backup_request_id().as_str() > after.as_str()))
             .cloned()
             .collect();
-        pending.sort_by(|a, b| a.backup_request_id.as_str().cmp(b.backup_request_id.as_str()));
+        pending.sort_by(|a, b| a.backup_request_id().as_str().cmp(b.backup_request_id().as_str()));
         pending.truncate(limit as usize);
         Ok(pending)
     }

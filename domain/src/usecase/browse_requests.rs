@@ -59,12 +59,10 @@ mod tests {
     use super::*;
     use crate::request::{BackupRequest, RequesterId, StatusTypeCode, now};
     use crate::testing::InMemoryStore;
-    use crate::testing::fixtures::received;
+    use crate::testing::fixtures::received_by;
 
     fn of(requester: &str) -> BackupRequest {
-        let mut request = received("job-1");
-        request.requester_id = RequesterId::try_from(requester.to_owned()).unwrap();
-        request
+        received_by("job-1", requester, crate::request::now())
     }
 
     fn own(requester: &str) -> Visibility {
@@ -81,7 +79,7 @@ mod tests {
 
         let page = browse.list(RequestFilter::default(), None, PageLimit::default(), &own("me")).await.unwrap();
         assert_eq!(page.items, vec![mine.clone()]);
-        let asked_for_theirs = RequestFilter { requester_id: theirs.requester_id.clone().into(), ..Default::default() };
+        let asked_for_theirs = RequestFilter { requester_id: theirs.requester_id().clone().into(), ..Default::default() };
         let page = browse.list(asked_for_theirs, None, PageLimit::default(), &own("me")).await.unwrap();
         assert!(page.items.is_empty());
         let page = browse.list(RequestFilter::default(), None, PageLimit::default(), &Visibility::All).await.unwrap();
@@ -94,9 +92,9 @@ mod tests {
         let theirs = of("them");
         store.put(theirs.clone(), None);
         let browse = BrowseRequests::new(store.clone(), store);
-        let error = browse.history(&theirs.backup_request_id, &own("me")).await.unwrap_err();
+        let error = browse.history(theirs.backup_request_id(), &own("me")).await.unwrap_err();
         assert!(matches!(error, DomainError::NotFound(_)), "{error:?}");
-        let history = browse.history(&theirs.backup_request_id, &Visibility::All).await.unwrap();
+        let history = browse.history(theirs.backup_request_id(), &Visibility::All).await.unwrap();
         assert_eq!(history.iter().map(|change| change.status).collect::<Vec<_>>(), [StatusTypeCode::Received]);
         assert!(history[0].at <= now());
     }

@@ -75,7 +75,7 @@ impl CancelBackupRequest {
 fn settled(request: BackupRequest) -> Result<BackupRequest, DomainError> {
     match request.status() {
         StatusTypeCode::Cancelled => Ok(request),
-        status => Err(DomainError::NotCancellable { id: request.backup_request_id.to_string(), status }),
+        status => Err(DomainError::NotCancellable { id: request.backup_request_id().to_string(), status }),
     }
 }
 
@@ -102,7 +102,7 @@ mod tests {
         allowed.allow(&job("job-1", true), now()).unwrap();
         for request in [received("job-1"), allowed] {
             let (store, cancel) = setup(&request);
-            let id = &request.backup_request_id;
+            let id = request.backup_request_id();
             let cancelled = cancel.execute(id, &Visibility::All, "ops").await.unwrap();
             assert_eq!(cancelled.status(), StatusTypeCode::Cancelled);
             assert_eq!(store.request(id).unwrap().status(), StatusTypeCode::Cancelled);
@@ -116,10 +116,10 @@ mod tests {
     async fn cancelling_twice_answers_the_cancelled_request_unchanged() {
         let request = received("job-1");
         let (store, cancel) = setup(&request);
-        let first = cancel.execute(&request.backup_request_id, &Visibility::All, "ops").await.unwrap();
-        let second = cancel.execute(&request.backup_request_id, &Visibility::All, "ops").await.unwrap();
+        let first = cancel.execute(request.backup_request_id(), &Visibility::All, "ops").await.unwrap();
+        let second = cancel.execute(request.backup_request_id(), &Visibility::All, "ops").await.unwrap();
         assert_eq!(first, second);
-        let history = store.history(&request.backup_request_id).await.unwrap();
+        let history = store.history(request.backup_request_id()).await.unwrap();
         assert_eq!(history.iter().filter(|change| change.status == StatusTypeCode::Cancelled).count(), 1);
     }
 
@@ -132,9 +132,9 @@ mod tests {
         not_allowed.not_allow("backup job not found".into(), now()).unwrap();
         for request in [sent, not_allowed] {
             let (store, cancel) = setup(&request);
-            let error = cancel.execute(&request.backup_request_id, &Visibility::All, "ops").await.unwrap_err();
+            let error = cancel.execute(request.backup_request_id(), &Visibility::All, "ops").await.unwrap_err();
             assert!(matches!(error, DomainError::NotCancellable { status, .. } if status == request.status()), "{error:?}");
-            assert_eq!(store.request(&request.backup_request_id).unwrap(), request);
+            assert_eq!(store.request(request.backup_request_id()).unwrap(), request);
         }
     }
 
@@ -143,8 +143,8 @@ mod tests {
         let request = received("job-1");
         let (store, cancel) = setup(&request);
         let stranger = Visibility::Own(RequesterId::try_from("someone-else".to_owned()).unwrap());
-        let error = cancel.execute(&request.backup_request_id, &stranger, "someone-else").await.unwrap_err();
+        let error = cancel.execute(request.backup_request_id(), &stranger, "someone-else").await.unwrap_err();
         assert!(matches!(error, DomainError::NotFound(_)), "{error:?}");
-        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Received);
+        assert_eq!(store.request(request.backup_request_id()).unwrap().status(), StatusTypeCode::Received);
     }
 }

@@ -34,7 +34,7 @@ impl MessageHandler for CheckAllowed {
         if let Err(stale) = request.status().check_transition(StatusTypeCode::Allowed) {
             return refused(stale);
         }
-        let outcome = match self.jobs.find_job(&request.backup_job_id).await? {
+        let outcome = match self.jobs.find_job(request.backup_job_id()).await? {
             Some(job) if job.is_active => request.allow(&job, now()).map(|()| EventType::BackupRequestAllowed),
             Some(_) => request.not_allow(JOB_NOT_ACTIVE.into(), now()).map(|()| EventType::BackupRequestNotAllowed),
             None => request.not_allow(JOB_NOT_FOUND.into(), now()).map(|()| EventType::BackupRequestNotAllowed),
@@ -71,7 +71,7 @@ mod tests {
         let request = received(job_id);
         store.put(request.clone(), None);
         let outcome = check.handle(&event(EventType::BackupRequestReceived, &request)).await;
-        let stored = store.request(&request.backup_request_id).unwrap();
+        let stored = store.request(request.backup_request_id()).unwrap();
         (store, stored, outcome)
     }
 
@@ -80,9 +80,9 @@ mod tests {
         let (store, request, outcome) = check("active").await;
         assert_eq!(outcome.unwrap(), Handled::Applied(StatusTypeCode::Allowed));
         assert_eq!(request.status(), StatusTypeCode::Allowed);
-        assert_eq!(request.backup_provider_code, BackupProviderCode::CloudA);
-        assert_eq!(request.storage_path_name.as_deref(), Some("/store/active"));
-        assert!(request.checked_timestamp.is_some());
+        assert_eq!(request.backup_provider_code(), BackupProviderCode::CloudA);
+        assert_eq!(request.storage_path_name(), Some("/store/active"));
+        assert!(request.checked_timestamp().is_some());
         let outbox = store.outbox();
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].event_type, EventType::BackupRequestAllowed);
@@ -92,7 +92,7 @@ mod tests {
     async fn an_inactive_job_does_not_allow_the_request() {
         let (store, request, outcome) = check("inactive").await;
         assert_eq!(outcome.unwrap(), Handled::Applied(StatusTypeCode::NotAllowed));
-        assert_eq!(request.not_allowed_reason.as_deref(), Some(JOB_NOT_ACTIVE));
+        assert_eq!(request.not_allowed_reason(), Some(JOB_NOT_ACTIVE));
         assert_eq!(store.outbox()[0].event_type, EventType::BackupRequestNotAllowed);
     }
 
@@ -100,7 +100,7 @@ mod tests {
     async fn an_unknown_job_is_not_allowed_with_the_spec_reason() {
         let (_, request, outcome) = check("unknown").await;
         assert_eq!(outcome.unwrap(), Handled::Applied(StatusTypeCode::NotAllowed));
-        assert_eq!(request.not_allowed_reason.as_deref(), Some("backup job not found"));
+        assert_eq!(request.not_allowed_reason(), Some("backup job not found"));
     }
 
     #[tokio::test]
@@ -111,7 +111,7 @@ mod tests {
         store.put(request.clone(), None);
         let error = check.handle(&event(EventType::BackupRequestReceived, &request)).await.unwrap_err();
         assert!(error.is_transient(), "{error:?}");
-        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Received);
+        assert_eq!(store.request(request.backup_request_id()).unwrap().status(), StatusTypeCode::Received);
         assert!(store.outbox().is_empty());
     }
 

@@ -49,7 +49,7 @@ impl CreateBackupRequest {
             .await?
         {
             Stored::Created => {
-                tracing::info!(backup_request_id = %request.backup_request_id, "backup request received");
+                tracing::info!(backup_request_id = %request.backup_request_id(), "backup request received");
                 Ok(Created::New(request))
             }
             Stored::Existing(original) if original.as_new() == new => {
@@ -90,7 +90,7 @@ mod tests {
         let outbox = store.outbox();
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].event_type, EventType::BackupRequestReceived);
-        assert_eq!(outbox[0].backup_request_id, request.backup_request_id);
+        assert_eq!(outbox[0].backup_request_id, request.backup_request_id().clone());
         assert!(
             matches!(&outbox[0].payload, EventPayload::Request(data) if data.backup_job_id.as_str() == "job-1"),
             "{:?}",

@@ -129,7 +129,7 @@ mod tests {
     fn valid_text() -> (String, String) {
         let request = received("job-1");
         let text = serde_json::to_string(&reply(&request, ResultTypeCode::Succeeded)).unwrap();
-        (request.backup_request_id.to_string(), text)
+        (request.backup_request_id().to_string(), text)
     }
 
     #[tokio::test]

@@ -53,7 +53,7 @@ mod tests {
         let Created::New(created) = CreateBackupRequest::new(store.clone()).execute(new, None, None).await.unwrap() else {
             panic!("expected a new request");
         };
-        let view = GetBackupRequest::new(store.clone(), store).execute(&created.backup_request_id).await.unwrap();
+        let view = GetBackupRequest::new(store.clone(), store).execute(created.backup_request_id()).await.unwrap();
         assert_eq!(view.request, created);
         assert_eq!(view.backup, None);
     }

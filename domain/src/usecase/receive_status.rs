@@ -37,14 +37,14 @@ impl ReceiveStatus {
     }
 
     async fn retention(&self, request: &BackupRequest) -> Result<Retention, DomainError> {
-        if let Some(retention) = request.retention {
+        if let Some(retention) = request.retention() {
             return Ok(retention);
         }
-        match self.jobs.find_job(&request.backup_job_id).await? {
+        match self.jobs.find_job(request.backup_job_id()).await? {
             Some(job) => Ok(Retention { days_to_keep: job.days_to_keep, hold_flag: job.hold_flag }),
             None => Err(DomainError::Invalid(format!(
                 "a Succeeded reply for job {} that the backup job service does not know",
-                request.backup_job_id
+                request.backup_job_id()
             ))),
         }
     }
@@ -88,7 +88,7 @@ impl MessageHandler for ReceiveStatus {
             return Err(DomainError::Invalid("the status names another request than its envelope".into()));
         }
         let request = load(self.requests.as_ref(), &reply.backup_request_id).await?;
-        let existing = self.backups.find_by_request(&request.backup_request_id).await?;
+        let existing = self.backups.find_by_request(request.backup_request_id()).await?;
 
         match (existing, reply.result_type_code) {
             // Rule 1.
@@ -185,14 +185,14 @@ mod tests {
                     let the_reply = reply(&request, result);
 
                     let outcome = receive.handle(&status_event(&request, &the_reply)).await;
-                    let stored = store.request(&request.backup_request_id).unwrap();
+                    let stored = store.request(request.backup_request_id()).unwrap();
                     let backups = store.backups();
                     match expected(backup_exists, result, status) {
                         Expect::Applied(next) => {
                             assert_eq!(outcome.unwrap(), Handled::Applied(next), "{case}");
                             assert_eq!(stored.status(), next, "{case}");
-                            assert!(stored.reply_timestamp.is_some(), "{case}");
-                            assert_eq!(stored.reply_message_text, the_reply.message_text, "{case}");
+                            assert!(stored.reply_timestamp().is_some(), "{case}");
+                            assert_eq!(stored.reply_message_text(), the_reply.message_text.as_deref(), "{case}");
                             assert_eq!(store.outbox().len(), 1, "{case}");
                         }
                         Expect::Skipped => {
@@ -227,8 +227,8 @@ mod tests {
         receive.handle(&status_event(&request, &the_reply)).await.unwrap();
 
         let backup = store.backups().pop().unwrap();
-        assert_eq!(backup.backup_request_id, request.backup_request_id);
-        assert_eq!(backup.backup_job_id, request.backup_job_id);
+        assert_eq!(backup.backup_request_id, request.backup_request_id().clone());
+        assert_eq!(backup.backup_job_id, request.backup_job_id().clone());
         assert_eq!(backup.storage_path_name, "/store/copied");
         assert_eq!(backup.backup_byte_count, 4096);
         assert_eq!(Some(backup.copy_start_timestamp), the_reply.copy_start_timestamp);
@@ -257,7 +257,7 @@ mod tests {
             let error = receive.handle(&status_event(&request, &the_reply)).await.unwrap_err();
             assert!(matches!(&error, DomainError::Invalid(reason) if reason.contains(strip)), "{strip}: {error:?}");
             assert!(store.backups().is_empty());
-            assert_eq!(store.request(&request.backup_request_id).unwrap().status(), Sent);
+            assert_eq!(store.request(request.backup_request_id()).unwrap().status(), Sent);
         }
     }
 
@@ -273,7 +273,7 @@ mod tests {
             // Invalid is dead-lettered at once by the consumer edge, not retried.
             assert!(matches!(&error, DomainError::Invalid(reason) if reason.contains("backupByteCount")), "{error:?}");
             assert!(store.backups().is_empty());
-            assert_eq!(store.request(&request.backup_request_id).unwrap().status(), Sent);
+            assert_eq!(store.request(request.backup_request_id()).unwrap().status(), Sent);
         }
     }
 

@@ -144,10 +144,10 @@ impl RecoverPending {
         loop {
             let page = self.requests.pending_before(cutoff, sent_before, after.as_ref(), batch_size).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.backup_request_id.clone());
+            after = Some(last.backup_request_id().clone());
             let mut batch = Vec::with_capacity(page.len());
             for request in &page {
-                let trace = continued_trace(self.traces.as_deref(), &request.backup_request_id).await;
+                let trace = continued_trace(self.traces.as_deref(), request.backup_request_id()).await;
                 batch.extend(reemission(request, &trace));
             }
             let done = self.requests.reemit(cutoff, &batch).await?;

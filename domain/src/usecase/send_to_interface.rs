@@ -113,9 +113,9 @@ mod tests {
         let sent = interface.sent.lock().unwrap().clone();
         assert_eq!(sent, vec![InterfaceRequest::for_request(&request)]);
         assert_eq!(sent[0].storage_path_name, "/store/active");
-        let stored = store.request(&request.backup_request_id).unwrap();
+        let stored = store.request(request.backup_request_id()).unwrap();
         assert_eq!(stored.status(), StatusTypeCode::Sent);
-        assert!(stored.sent_to_interface_timestamp.is_some());
+        assert!(stored.sent_to_interface_timestamp().is_some());
         assert_eq!(store.outbox().iter().map(|e| e.event_type).collect::<Vec<_>>(), [EventType::BackupRequestSent]);
     }
 
@@ -127,7 +127,7 @@ mod tests {
         store.put(request.clone(), None);
         let error = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap_err();
         assert!(error.is_transient());
-        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Allowed);
+        assert_eq!(store.request(request.backup_request_id()).unwrap().status(), StatusTypeCode::Allowed);
     }
 
     #[tokio::test]
@@ -139,7 +139,7 @@ mod tests {
         let outcome = send.handle(&event(EventType::BackupRequestAllowed, &request)).await.unwrap();
         assert!(matches!(outcome, Handled::Skipped(_)), "{outcome:?}");
         assert!(interface.sent.lock().unwrap().is_empty());
-        assert_eq!(store.request(&request.backup_request_id).unwrap().status(), StatusTypeCode::Cancelled);
+        assert_eq!(store.request(request.backup_request_id()).unwrap().status(), StatusTypeCode::Cancelled);
     }
 
     #[tokio::test]
@@ -188,9 +188,9 @@ mod resend_tests {
         let message = event(EventType::BackupRequestAllowed, &request);
 
         assert_eq!(send.handle(&message).await.unwrap(), Handled::Applied(StatusTypeCode::Sent));
-        let stored = store.request(&request.backup_request_id).unwrap();
+        let stored = store.request(request.backup_request_id()).unwrap();
         assert_eq!(stored.status(), StatusTypeCode::Sent);
-        assert!(stored.sent_to_interface_timestamp > request.sent_to_interface_timestamp);
+        assert!(stored.sent_to_interface_timestamp() > request.sent_to_interface_timestamp());
         // Just sent again: no longer overdue, so a duplicate is skipped.
         assert!(matches!(send.handle(&message).await.unwrap(), Handled::Skipped(_)));
         assert_eq!(interface.sent.lock().unwrap().len(), 1);

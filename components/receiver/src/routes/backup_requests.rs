@@ -38,7 +38,7 @@ pub async fn create(
     let stored = match &created {
         Created::New(stored) | Created::Replayed(stored) => stored,
     };
-    observe::record_request_id(stored.backup_request_id.as_str());
+    observe::record_request_id(stored.backup_request_id().as_str());
     Ok(match created {
         Created::New(stored) => {
             metrics().count_transition("none", StatusTypeCode::Received.as_str());
@@ -65,7 +65,7 @@ pub async fn get(
         .await?
         .map_err(|error| state.domain_error(error))?;
     // Another requester's request is not confirmed to exist.
-    if !caller.may_read_requests_of(&view.request.requester_id) {
+    if !caller.may_read_requests_of(view.request.requester_id()) {
         return Err(not_found());
     }
     Ok(HttpResponse::Ok().json(RequestViewBody::from(&view)))
@@ -73,7 +73,7 @@ pub async fn get(
 
 fn stored_response(status: StatusCode, stored: &BackupRequest) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((header::LOCATION, format!("/api/backup-requests/{}", stored.backup_request_id)))
+        .insert_header((header::LOCATION, format!("/api/backup-requests/{}", stored.backup_request_id())))
         .json(RequestBody::from(stored))
 }
 

@@ -32,21 +32,21 @@ pub(crate) struct RequestBody<'a> {
 impl<'a> From<&'a BackupRequest> for RequestBody<'a> {
     fn from(request: &'a BackupRequest) -> Self {
         Self {
-            backup_request_id: request.backup_request_id.as_str(),
-            backup_job_id: request.backup_job_id.as_str(),
-            data_date: request.data_date.to_string(),
-            prepared_data_path_name: request.prepared_data_path_name.as_str(),
+            backup_request_id: request.backup_request_id().as_str(),
+            backup_job_id: request.backup_job_id().as_str(),
+            data_date: request.data_date().to_string(),
+            prepared_data_path_name: request.prepared_data_path_name().as_str(),
             status_type_code: request.status().as_str(),
-            transport_type_code: request.transport_type_code.as_str(),
-            requester_id: request.requester_id.as_str(),
-            backup_provider_code: request.backup_provider_code.as_str(),
-            storage_path_name: request.storage_path_name.as_deref(),
-            received_timestamp: request.received_timestamp,
-            checked_timestamp: request.checked_timestamp,
-            sent_to_interface_timestamp: request.sent_to_interface_timestamp,
-            reply_timestamp: request.reply_timestamp,
-            reply_message_text: request.reply_message_text.as_deref(),
-            not_allowed_reason: request.not_allowed_reason.as_deref(),
+            transport_type_code: request.transport_type_code().as_str(),
+            requester_id: request.requester_id().as_str(),
+            backup_provider_code: request.backup_provider_code().as_str(),
+            storage_path_name: request.storage_path_name(),
+            received_timestamp: request.received_timestamp(),
+            checked_timestamp: request.checked_timestamp(),
+            sent_to_interface_timestamp: request.sent_to_interface_timestamp(),
+            reply_timestamp: request.reply_timestamp(),
+            reply_message_text: request.reply_message_text(),
+            not_allowed_reason: request.not_allowed_reason(),
         }
     }
 }

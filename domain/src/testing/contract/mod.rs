@@ -134,7 +134,7 @@ const SOON: Duration = Duration::from_secs(10);
 /// The request's id. Checks read requests' fields only through helpers like
 /// this one, so that a change of the request's shape is one edit.
 fn id(request: &BackupRequest) -> &BackupRequestId {
-    &request.backup_request_id
+    &request.backup_request_id()
 }
 
 /// Whether `future` is still unfinished after `WAITING`; it stays pinned

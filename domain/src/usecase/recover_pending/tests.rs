@@ -70,13 +70,13 @@ async fn received_and_allowed_requests_get_their_next_steps_event_again_and_keep
         s.store.outbox().into_iter().map(|e| (e.backup_request_id.to_string(), e.event_type.name())).collect();
     emitted.sort();
     let mut expected = vec![
-        (waiting_check.backup_request_id.to_string(), EventType::BackupRequestReceived.name()),
-        (waiting_send.backup_request_id.to_string(), EventType::BackupRequestAllowed.name()),
+        (waiting_check.backup_request_id().to_string(), EventType::BackupRequestReceived.name()),
+        (waiting_send.backup_request_id().to_string(), EventType::BackupRequestAllowed.name()),
     ];
     expected.sort();
     assert_eq!(emitted, expected);
-    assert_eq!(s.store.request(&waiting_check.backup_request_id).unwrap(), waiting_check);
-    assert_eq!(s.store.request(&waiting_send.backup_request_id).unwrap(), waiting_send);
+    assert_eq!(s.store.request(waiting_check.backup_request_id()).unwrap(), waiting_check);
+    assert_eq!(s.store.request(waiting_send.backup_request_id()).unwrap(), waiting_send);
     assert!(!s.lock.is_held(), "the lock is freed after the pass");
 }
 
@@ -115,7 +115,7 @@ async fn a_pass_over_several_pages_re_emits_each_request_exactly_once() {
     assert_eq!((summary.reemitted, summary.batches), (10, 4));
     let mut emitted: Vec<_> = s.store.outbox().into_iter().map(|e| e.backup_request_id.to_string()).collect();
     emitted.sort();
-    let mut expected: Vec<_> = requests.iter().map(|r| r.backup_request_id.to_string()).collect();
+    let mut expected: Vec<_> = requests.iter().map(|r| r.backup_request_id().to_string()).collect();
     expected.sort();
     assert_eq!(emitted, expected);
 }
@@ -186,9 +186,9 @@ async fn a_sent_request_whose_reply_is_overdue_is_re_emitted_for_sending_again_o
     let outbox = s.store.outbox();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].event_type, EventType::BackupRequestAllowed);
-    assert_eq!(outbox[0].backup_request_id, overdue.backup_request_id);
-    assert_ne!(outbox[0].backup_request_id, recent.backup_request_id);
-    assert_eq!(s.store.request(&overdue.backup_request_id).unwrap().status(), StatusTypeCode::Sent);
+    assert_eq!(outbox[0].backup_request_id, overdue.backup_request_id().clone());
+    assert_ne!(&outbox[0].backup_request_id, recent.backup_request_id());
+    assert_eq!(s.store.request(overdue.backup_request_id()).unwrap().status(), StatusTypeCode::Sent);
 }
 
 #[tokio::test]
@@ -197,7 +197,7 @@ async fn re_emitted_events_continue_each_requests_stored_trace() {
     let traced = stale(&setup.store, StatusTypeCode::Received);
     let untraced = stale(&setup.store, StatusTypeCode::Allowed);
     let received_under = TraceParent::new_root();
-    let traces = crate::testing::MapTraces(Some([(traced.backup_request_id.to_string(), received_under.clone())].into()));
+    let traces = crate::testing::MapTraces(Some([(traced.backup_request_id().to_string(), received_under.clone())].into()));
     let recover = RecoverPending::new(setup.store.clone(), setup.lock.clone(), setup.timer.clone(), 100)
         .continuing_traces(Arc::new(traces));
 
@@ -205,7 +205,7 @@ async fn re_emitted_events_continue_each_requests_stored_trace() {
 
     let events = setup.store.outbox();
     let trace_of = |request: &BackupRequest| {
-        events.iter().find(|e| e.backup_request_id == request.backup_request_id).unwrap().traceparent.clone().unwrap()
+        events.iter().find(|e| &e.backup_request_id == request.backup_request_id()).unwrap().traceparent.clone().unwrap()
     };
     assert_eq!(trace_of(&traced).trace_id(), received_under.trace_id(), "the request's own trace goes on");
     assert_ne!(trace_of(&traced), received_under, "as its next hop");

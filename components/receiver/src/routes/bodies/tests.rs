@@ -46,7 +46,7 @@ fn replied() -> BackupRequest {
 fn status(request: &BackupRequest) -> StoreStatus {
     StoreStatus {
         api_version: API_VERSION.into(),
-        backup_request_id: request.backup_request_id.clone(),
+        backup_request_id: request.backup_request_id().clone(),
         result_type_code: ResultTypeCode::Succeeded,
         storage_path_name: Some("/store/job-17/copy".into()),
         backup_byte_count: Some(4096),
@@ -66,7 +66,7 @@ fn a_request_is_answered_with_every_field_of_the_spec() {
     assert_eq!(
         body,
         json!({
-            "backupRequestId": request.backup_request_id.as_str(),
+            "backupRequestId": request.backup_request_id().as_str(),
             "backupJobId": "job-17",
             "dataDate": "2022-05-30",
             "preparedDataPathName": "/prepared/job-17",
@@ -94,7 +94,7 @@ fn a_request_without_a_backup_is_answered_without_a_backup_field() {
     let view = BackupRequestView { request: request.clone(), backup: None };
     let json = serde_json::to_value(RequestViewBody::from(&view)).unwrap();
     assert!(json.get("backup").is_none());
-    assert_eq!(json["backupRequestId"], request.backup_request_id.as_str());
+    assert_eq!(json["backupRequestId"], request.backup_request_id().as_str());
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_request_with_its_backup_is_answered_with_the_backup_under_backup() {
         json["backup"],
         json!({
             "backupId": backup.backup_id,
-            "backupRequestId": request.backup_request_id.as_str(),
+            "backupRequestId": request.backup_request_id().as_str(),
             "backupJobId": "job-17",
             "dataDate": "2022-05-30",
             "backupProviderCode": "CloudA",
