@@ -192,3 +192,36 @@ async fn an_unavailable_bus_refuses_to_publish_until_it_is_back() {
     bus.publish(&[event(EventType::BackupRequestReceived)]).await.unwrap();
     assert_eq!(bus.published().len(), 1);
 }
+
+#[tokio::test]
+async fn operators_list_replay_and_purge_a_work_queues_dead_letters() {
+    use linebacker_domain::dead_letter::DeadLetters;
+
+    let bus = InMemoryBus::new();
+    let parking = bus.parking(WorkQueue::CheckAllowed);
+    let (first, second) = (event(EventType::BackupRequestReceived), event(EventType::BackupRequestReceived));
+    bus.publish(&[first.clone(), second.clone()]).await.unwrap();
+    let mut subscription = bus.subscribe(WorkQueue::CheckAllowed, 0).await.unwrap();
+    for _ in 0..2 {
+        next(&mut subscription).await.settle.dead_letter("job service said no").await.unwrap();
+    }
+
+    assert_eq!(parking.count().await.unwrap(), 2);
+    let listed = parking.list(10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].message_id, first.message_id.to_string());
+    assert_eq!(listed[0].backup_request_id.as_deref(), Some(first.backup_request_id.as_str()));
+    assert_eq!(listed[0].reason.as_deref(), Some("job service said no"));
+    assert_eq!(listed[0].attempts, Some(1));
+
+    // Replaying one puts it back on its work queue as a first attempt.
+    assert_eq!(parking.replay(Some(&listed[0].message_id)).await.unwrap().count, 1);
+    let replayed = next(&mut subscription).await;
+    assert_eq!((replayed.event.as_ref().unwrap().message_id.clone(), replayed.attempt), (first.message_id.clone(), 1));
+    replayed.settle.ack().await.unwrap();
+    assert_eq!(parking.count().await.unwrap(), 1);
+
+    assert_eq!(parking.purge().await.unwrap().count, 1);
+    assert_eq!(parking.count().await.unwrap(), 0);
+    assert_eq!(bus.ready_count(WorkQueue::CheckAllowed), 0);
+}
