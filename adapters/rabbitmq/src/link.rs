@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
 use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::uri::AMQPUri;
+use lapin::{Channel, Connect, Connection, ConnectionProperties};
 use linebacker_domain::DomainError;
 
 use crate::errors::{unavailable, within};
@@ -120,13 +121,13 @@ impl Shared {
         tracing::info!(url = %redacted_url(&self.settings.url), "connecting to RabbitMQ");
         let properties =
             ConnectionProperties::default().with_connection_name(self.settings.connection_name.clone().into());
-        let url = &self.settings.url;
-        if !url.starts_with("amqps://") {
-            return Ok(Connection::connect(url, properties).await?);
+        let uri = amqp_uri(&self.settings.url)?;
+        if !self.settings.url.starts_with("amqps://") {
+            return Ok(Connection::connect_uri(uri, properties).await?);
         }
         let tls = tls_config(&self.settings.tls).map_err(|reason| anyhow::anyhow!("RabbitMQ TLS: {reason}"))?;
         let runtime = lapin::runtime::default_runtime()?;
-        Connection::connect_with_config(url, properties, tls, runtime).await.map_err(|error| {
+        uri.connect_with_config(properties, tls, runtime).await.map_err(|error| {
             let chain = linebacker_tls::cause_chain(&error);
             if linebacker_tls::is_certificate_error(&chain) {
                 anyhow::anyhow!("RabbitMQ TLS certificate not accepted: {chain}")
@@ -203,4 +204,34 @@ fn tls_config(files: &RabbitTls) -> Result<OwnedTLSConfig, String> {
         _ => return Err("rabbitmq.cert_file and rabbitmq.key_file go together".to_owned()),
     };
     Ok(OwnedTLSConfig { identity, cert_chain })
+}
+
+/// The largest frame linebacker asks the broker for, unless the URL names
+/// its own (`?frame_max=`). lapin keeps 32 frames of buffer each way for a
+/// connection, zero-filled: at the broker's default of 128 KiB that is 8 MiB
+/// per process, for events of a few hundred bytes. Larger messages still
+/// pass, split into frames.
+const FRAME_MAX: u32 = 16 * 1024;
+
+/// `rabbitmq.url` parsed, with `FRAME_MAX` unless it sets a frame size.
+fn amqp_uri(url: &str) -> anyhow::Result<AMQPUri> {
+    // The parser's reason never repeats the URL, so no password is logged.
+    let mut uri: AMQPUri = url.parse().map_err(|reason: String| anyhow::anyhow!("rabbitmq.url is not an AMQP URL: {reason}"))?;
+    uri.query.frame_max.get_or_insert(FRAME_MAX);
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn the_frame_size_is_small_unless_the_url_names_one() {
+        let uri = super::amqp_uri("amqp://guest:secret@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(uri.query.frame_max, Some(super::FRAME_MAX));
+        let uri = super::amqp_uri("amqps://127.0.0.1:5671/v?frame_max=131072").unwrap();
+        assert_eq!(uri.query.frame_max, Some(131_072));
+        let error = super::amqp_uri("amqp://guest:secret@127.0.0.1:notaport/").unwrap_err().to_string();
+        assert!(!error.contains("secret"), "{error}");
+    }
 }
