@@ -25,24 +25,72 @@ use crate::error::map_sqlx_error;
 /// The channel the outbox trigger notifies on commit.
 const CHANNEL: &str = "linebacker_outbox";
 
-/// Writes `events` into the outbox inside the caller's transaction.
-pub(crate) async fn insert_events(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[DomainEvent],
-) -> Result<(), sqlx::Error> {
-    for event in events {
-        sqlx::query(
-            "INSERT INTO outbox (message_id, event_type, backup_request_id, payload, traceparent) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.message_id.as_uuid())
-        .bind(event.event_type.name())
-        .bind(event.backup_request_id.as_str())
-        .bind(sqlx::types::Json(event))
-        .bind(event.traceparent.as_ref().map(ToString::to_string))
-        .execute(&mut **tx)
-        .await?;
+type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+type QueryScalar<'q, T> = sqlx::query::QueryScalar<'q, Postgres, T, sqlx::postgres::PgArguments>;
+
+/// Events as the columns of outbox rows: bound as arrays, so that one
+/// statement writes any number of them (`INSERT_EVENTS`, or the
+/// `events` part of a statement that changes a request with them).
+pub(crate) struct OutboxRows {
+    message_ids: Vec<uuid::Uuid>,
+    event_types: Vec<&'static str>,
+    request_ids: Vec<String>,
+    payloads: Vec<String>,
+    traceparents: Vec<Option<String>>,
+}
+
+impl OutboxRows {
+    pub(crate) fn of(events: &[DomainEvent]) -> Result<Self, DomainError> {
+        let payloads = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<_, _>>()
+            .map_err(|error| DomainError::Unexpected(anyhow::anyhow!("an event does not serialize: {error}")))?;
+        Ok(Self {
+            message_ids: events.iter().map(|e| e.message_id.as_uuid()).collect(),
+            event_types: events.iter().map(|e| e.event_type.name()).collect(),
+            request_ids: events.iter().map(|e| e.backup_request_id.to_string()).collect(),
+            payloads,
+            traceparents: events.iter().map(|e| e.traceparent.as_ref().map(ToString::to_string)).collect(),
+        })
     }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.message_ids.is_empty()
+    }
+
+    /// Binds the five arrays, in the order of `outbox_rows!`'s parameters.
+    pub(crate) fn bind(self, query: Query<'_>) -> Query<'_> {
+        query.bind(self.message_ids).bind(self.event_types).bind(self.request_ids).bind(self.payloads).bind(self.traceparents)
+    }
+
+    /// `bind`, for a statement that answers one value.
+    pub(crate) fn bind_scalar<T>(self, query: QueryScalar<'_, T>) -> QueryScalar<'_, T> {
+        query.bind(self.message_ids).bind(self.event_types).bind(self.request_ids).bind(self.payloads).bind(self.traceparents)
+    }
+}
+
+/// The outbox rows of `OutboxRows` bound from parameter `$a` on, as the
+/// rows a `SELECT` yields.
+macro_rules! outbox_rows {
+    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal) => {
+        concat!(
+            "INSERT INTO outbox (message_id, event_type, backup_request_id, payload, traceparent) \
+             SELECT * FROM unnest($", $a, "::uuid[], $", $b, "::text[], $", $c, "::text[], $", $d,
+            "::text[]::jsonb[], $", $e, "::text[])"
+        )
+    };
+}
+pub(crate) use outbox_rows;
+
+/// Writes `events` into the outbox inside the caller's transaction, in one
+/// statement.
+pub(crate) async fn insert_events(tx: &mut Transaction<'_, Postgres>, events: &[DomainEvent]) -> Result<(), DomainError> {
+    let rows = OutboxRows::of(events)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    rows.bind(sqlx::query(outbox_rows!(1, 2, 3, 4, 5))).execute(&mut **tx).await.map_err(map_sqlx_error)?;
     Ok(())
 }
 

@@ -96,7 +96,7 @@ impl PendingRequests for PgStore {
             .filter(|entry| touched.contains(entry.event.backup_request_id.as_str()))
             .map(|entry| (entry.event.clone(), entry.event.backup_request_id.clone()))
             .unzip();
-        insert_events(&mut tx, &events).await.map_err(map_sqlx_error)?;
+        insert_events(&mut tx, &events).await?;
         tx.commit().await.map_err(map_sqlx_error)?;
         Ok(done)
     }

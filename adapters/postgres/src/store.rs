@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, HeldRequest, Stored};
 use linebacker_domain::request::{Backup, IdempotencyKey};
 use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, DomainEvent, StatusTypeCode, TraceParent};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tracing::instrument;
 
 use crate::error::map_sqlx_error;
-use crate::outbox::insert_events;
+use crate::outbox::{OutboxRows, outbox_rows};
 use crate::rows::{BackupRow, RequestRow, request_columns};
 
 #[derive(Clone)]
@@ -44,16 +44,25 @@ impl PgStore {
     }
 }
 
-/// Inserts a new request with the trace it is received under (`trace_parent`).
+/// Inserts a new request with the trace it is received under
+/// (`trace_parent`), its first history row and its events, in one
+/// statement (one round trip, atomic on its own).
 async fn insert_request(
-    tx: &mut Transaction<'_, Postgres>,
+    executor: impl sqlx::PgExecutor<'_>,
     r: &BackupRequest,
     trace: Option<&TraceParent>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(concat!(
-        "INSERT INTO backup_requests (",
+    by: &str,
+    events: &[DomainEvent],
+) -> Result<(), DomainError> {
+    let events = OutboxRows::of(events)?;
+    let query = sqlx::query(concat!(
+        "WITH request AS (INSERT INTO backup_requests (",
         request_columns!(),
-        ", trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ", trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         RETURNING backup_request_id, status_type_code), \
+         history AS (INSERT INTO backup_request_history (backup_request_id, status_type_code, changed_by) \
+         SELECT backup_request_id, status_type_code, $19 FROM request) ",
+        outbox_rows!(20, 21, 22, 23, 24)
     ))
     .bind(r.backup_request_id().as_str())
     .bind(r.backup_job_id().as_str())
@@ -73,8 +82,8 @@ async fn insert_request(
     .bind(r.retention().map(|t| days_column(t.days_to_keep)))
     .bind(r.retention().map(|t| t.hold_flag))
     .bind(trace.map(ToString::to_string))
-    .execute(&mut **tx)
-    .await?;
+    .bind(by);
+    events.bind(query).execute(executor).await.map_err(map_sqlx_error)?;
     Ok(())
 }
 
@@ -104,21 +113,31 @@ pub(crate) async fn record_change(
     Ok(())
 }
 
-/// Applies a request's step, if its stored status is still `expected`, and
-/// records the change in its history when the status changes.
+/// Applies a request's step with its events, if its stored status is still
+/// `expected`, and records the change in its history when the status
+/// changes: one statement, so one round trip inside or outside a
+/// transaction.
 async fn update_request(
-    tx: &mut Transaction<'_, Postgres>,
+    connection: &mut PgConnection,
     request: &BackupRequest,
     expected: StatusTypeCode,
     by: &str,
+    events: &[DomainEvent],
 ) -> Result<(), DomainError> {
-    let updated = sqlx::query(
-        "UPDATE backup_requests SET status_type_code = $3, backup_provider_code = $4, \
+    let events = OutboxRows::of(events)?;
+    let query = sqlx::query_scalar::<_, i64>(concat!(
+        "WITH changed AS (UPDATE backup_requests SET status_type_code = $3, backup_provider_code = $4, \
          storage_path_name = $5, checked_timestamp = $6, sent_to_interface_timestamp = $7, \
          reply_timestamp = $8, reply_message_text = $9, not_allowed_reason = $10, \
          days_to_keep_count = $11, hold_flag = $12, updated_at = now() \
-         WHERE backup_request_id = $1 AND status_type_code = $2",
-    )
+         WHERE backup_request_id = $1 AND status_type_code = $2 RETURNING backup_request_id), \
+         history AS (INSERT INTO backup_request_history (backup_request_id, status_type_code, changed_by, detail) \
+         SELECT backup_request_id, $3, $13, $14 FROM changed WHERE $15), \
+         events AS (",
+        outbox_rows!(16, 17, 18, 19, 20),
+        " WHERE EXISTS (SELECT 1 FROM changed)) \
+         SELECT count(*) FROM changed"
+    ))
     .bind(request.backup_request_id().as_str())
     .bind(expected.as_str())
     .bind(request.status().as_str())
@@ -131,19 +150,15 @@ async fn update_request(
     .bind(request.not_allowed_reason())
     .bind(request.retention().map(|t| days_column(t.days_to_keep)))
     .bind(request.retention().map(|t| t.hold_flag))
-    .execute(&mut **tx)
-    .await
-    .map_err(map_sqlx_error)?
-    .rows_affected();
+    .bind(by)
+    .bind(request.status_detail())
+    .bind(request.status() != expected);
+    let updated = events.bind_scalar(query).fetch_one(&mut *connection).await.map_err(map_sqlx_error)?;
     if updated == 1 {
-        if request.status() != expected {
-            let id = request.backup_request_id().as_str();
-            record_change(tx, id, request.status(), by, request.status_detail()).await?;
-        }
         return Ok(());
     }
     let id = request.backup_request_id().to_string();
-    Err(match find_request(&mut **tx, &id).await? {
+    Err(match find_request(&mut *connection, &id).await? {
         None => DomainError::NotFound(id),
         Some(_) => DomainError::Conflict { id, expected },
     })
@@ -175,12 +190,17 @@ impl BackupRequestRepository for PgStore {
         idempotency_key: Option<&IdempotencyKey>,
         events: &[DomainEvent],
     ) -> Result<Stored, DomainError> {
-        let mut tx = self.begin().await?;
         // The request's trace is the one its `BackupRequestReceived` carries.
         let trace = events.iter().find_map(|event| event.traceparent.as_ref());
-        insert_request(&mut tx, request, trace).await.map_err(map_sqlx_error)?;
-        record_change(&mut tx, request.backup_request_id().as_str(), request.status(), &self.by, None).await?;
-        if let Some(key) = idempotency_key {
+        let Some(key) = idempotency_key else {
+            // Without a key the statement is the whole change: no BEGIN, no
+            // COMMIT, one round trip.
+            insert_request(&self.pool, request, trace, &self.by, events).await?;
+            return Ok(Stored::Created);
+        };
+        let mut tx = self.begin().await?;
+        insert_request(&mut *tx, request, trace, &self.by, events).await?;
+        {
             // A racing repeat waits here for the first to commit, then finds
             // the key taken: it rolls back and returns the original.
             let claimed = sqlx::query(
@@ -215,7 +235,6 @@ impl BackupRequestRepository for PgStore {
                 });
             }
         }
-        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)?;
         Ok(Stored::Created)
     }
@@ -231,10 +250,8 @@ impl BackupRequestRepository for PgStore {
         expected: StatusTypeCode,
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
-        let mut tx = self.begin().await?;
-        update_request(&mut tx, request, expected, &self.by).await?;
-        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
-        tx.commit().await.map_err(map_sqlx_error)
+        let mut connection = self.pool.acquire().await.map_err(map_sqlx_error)?;
+        update_request(&mut connection, request, expected, &self.by, events).await
     }
 
     /// `SELECT ... FOR UPDATE` in a transaction kept open until the hold is
@@ -299,8 +316,7 @@ impl HeldRequest for PgHeld {
 
     async fn save(self: Box<Self>, request: &BackupRequest, events: &[DomainEvent]) -> Result<(), DomainError> {
         let PgHeld { mut tx, request: held, by } = *self;
-        update_request(&mut tx, request, held.status(), &by).await?;
-        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
+        update_request(&mut tx, request, held.status(), &by, events).await?;
         tx.commit().await.map_err(map_sqlx_error)
     }
 }
@@ -331,7 +347,7 @@ impl BackupRepository for PgStore {
         events: &[DomainEvent],
     ) -> Result<(), DomainError> {
         let mut tx = self.begin().await?;
-        update_request(&mut tx, request, expected, &self.by).await?;
+        update_request(&mut tx, request, expected, &self.by, events).await?;
         let inserted = sqlx::query(
             "INSERT INTO backups (backup_id, backup_request_id, backup_job_id, data_date, \
              backup_provider_code, days_to_keep_count, hold_flag, storage_path_name, backup_byte_count, \
@@ -364,7 +380,6 @@ impl BackupRepository for PgStore {
             tx.rollback().await.map_err(map_sqlx_error)?;
             return Err(DomainError::Conflict { id: request.backup_request_id().to_string(), expected });
         }
-        insert_events(&mut tx, events).await.map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)
     }
 }
