@@ -3,6 +3,7 @@
 
 mod clients;
 mod error;
+mod group_commit;
 mod outbox;
 mod queries;
 mod recovery;

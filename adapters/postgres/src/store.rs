@@ -2,7 +2,7 @@
 //! written together with its events (the outbox) and, when the status
 //! changes, its history row, in one transaction.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use linebacker_domain::ports::{BackupRepository, BackupRequestRepository, HeldRequest, Stored};
@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tracing::instrument;
 
 use crate::error::map_sqlx_error;
+use crate::group_commit::GroupCommit;
 use crate::outbox::{OutboxRows, outbox_rows};
 use crate::rows::{BackupRow, RequestRow, request_columns};
 
@@ -20,13 +21,15 @@ pub struct PgStore {
     pool: PgPool,
     /// The process instance the history names for every change made here.
     by: Arc<str>,
+    /// The writers of new requests, started with the first (`create`).
+    group_commit: Arc<OnceLock<GroupCommit>>,
 }
 
 impl PgStore {
     /// A store whose changes the history attributes to `unnamed`, until
     /// `acting_as` names the process instance.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, by: Arc::from("unnamed") }
+        Self { pool, by: Arc::from("unnamed"), group_commit: Arc::default() }
     }
 
     /// The same store, naming `instance` (`check-allowed-0`) in the history.
@@ -44,46 +47,55 @@ impl PgStore {
     }
 }
 
-/// Inserts a new request with the trace it is received under
-/// (`trace_parent`), its first history row and its events, in one
-/// statement (one round trip, atomic on its own).
-async fn insert_request(
-    executor: impl sqlx::PgExecutor<'_>,
-    r: &BackupRequest,
-    trace: Option<&TraceParent>,
-    by: &str,
-    events: &[DomainEvent],
-) -> Result<(), DomainError> {
-    let events = OutboxRows::of(events)?;
+/// A request to store as new: the trace it is received under
+/// (`trace_parent`), the process instance its first history row names, and
+/// its events.
+pub(crate) struct NewRequest<'a> {
+    pub request: &'a BackupRequest,
+    pub trace: Option<&'a TraceParent>,
+    pub by: &'a str,
+    pub events: &'a [DomainEvent],
+}
+
+/// Inserts new requests with their first history rows and their events, in
+/// one statement (one round trip, atomic on its own, whatever their number).
+pub(crate) async fn insert_requests(executor: impl sqlx::PgExecutor<'_>, new: &[NewRequest<'_>]) -> Result<(), DomainError> {
+    let requests: Vec<&BackupRequest> = new.iter().map(|n| n.request).collect();
+    let column = |value: fn(&BackupRequest) -> Option<String>| requests.iter().map(|r| value(r)).collect::<Vec<_>>();
+    let events: Vec<DomainEvent> = new.iter().flat_map(|n| n.events.iter().cloned()).collect();
     let query = sqlx::query(concat!(
         "WITH request AS (INSERT INTO backup_requests (",
         request_columns!(),
-        ", trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+        ", trace_parent) SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], \
+         $13::timestamptz[], $14::text[], $15::text[], $16::int4[], $17::bool[], $18::text[]) \
          RETURNING backup_request_id, status_type_code), \
+         changed_by AS (SELECT * FROM unnest($1::text[], $19::text[]) AS c (backup_request_id, changed_by)), \
          history AS (INSERT INTO backup_request_history (backup_request_id, status_type_code, changed_by) \
-         SELECT backup_request_id, status_type_code, $19 FROM request) ",
+         SELECT request.backup_request_id, request.status_type_code, changed_by.changed_by \
+         FROM request JOIN changed_by USING (backup_request_id)) ",
         outbox_rows!(20, 21, 22, 23, 24)
     ))
-    .bind(r.backup_request_id().as_str())
-    .bind(r.backup_job_id().as_str())
-    .bind(r.data_date().date())
-    .bind(r.prepared_data_path_name().as_str())
-    .bind(r.status().as_str())
-    .bind(r.transport_type_code().as_str())
-    .bind(r.requester_id().as_str())
-    .bind(r.backup_provider_code().as_str())
-    .bind(r.storage_path_name())
-    .bind(r.received_timestamp())
-    .bind(r.checked_timestamp())
-    .bind(r.sent_to_interface_timestamp())
-    .bind(r.reply_timestamp())
-    .bind(r.reply_message_text())
-    .bind(r.not_allowed_reason())
-    .bind(r.retention().map(|t| days_column(t.days_to_keep)))
-    .bind(r.retention().map(|t| t.hold_flag))
-    .bind(trace.map(ToString::to_string))
-    .bind(by);
-    events.bind(query).execute(executor).await.map_err(map_sqlx_error)?;
+    .bind(column(|r| Some(r.backup_request_id().to_string())))
+    .bind(column(|r| Some(r.backup_job_id().to_string())))
+    .bind(requests.iter().map(|r| r.data_date().date()).collect::<Vec<_>>())
+    .bind(column(|r| Some(r.prepared_data_path_name().to_string())))
+    .bind(column(|r| Some(r.status().as_str().to_owned())))
+    .bind(column(|r| Some(r.transport_type_code().as_str().to_owned())))
+    .bind(column(|r| Some(r.requester_id().as_str().to_owned())))
+    .bind(column(|r| Some(r.backup_provider_code().as_str().to_owned())))
+    .bind(column(|r| r.storage_path_name().map(str::to_owned)))
+    .bind(requests.iter().map(|r| r.received_timestamp()).collect::<Vec<_>>())
+    .bind(requests.iter().map(|r| r.checked_timestamp()).collect::<Vec<_>>())
+    .bind(requests.iter().map(|r| r.sent_to_interface_timestamp()).collect::<Vec<_>>())
+    .bind(requests.iter().map(|r| r.reply_timestamp()).collect::<Vec<_>>())
+    .bind(column(|r| r.reply_message_text().map(str::to_owned)))
+    .bind(column(|r| r.not_allowed_reason().map(str::to_owned)))
+    .bind(requests.iter().map(|r| r.retention().map(|t| days_column(t.days_to_keep))).collect::<Vec<_>>())
+    .bind(requests.iter().map(|r| r.retention().map(|t| t.hold_flag)).collect::<Vec<_>>())
+    .bind(new.iter().map(|n| n.trace.map(ToString::to_string)).collect::<Vec<_>>())
+    .bind(new.iter().map(|n| n.by.to_owned()).collect::<Vec<_>>());
+    OutboxRows::of(&events)?.bind(query).execute(executor).await.map_err(map_sqlx_error)?;
     Ok(())
 }
 
@@ -193,13 +205,14 @@ impl BackupRequestRepository for PgStore {
         // The request's trace is the one its `BackupRequestReceived` carries.
         let trace = events.iter().find_map(|event| event.traceparent.as_ref());
         let Some(key) = idempotency_key else {
-            // Without a key the statement is the whole change: no BEGIN, no
-            // COMMIT, one round trip.
-            insert_request(&self.pool, request, trace, &self.by, events).await?;
+            // Without a key the statement is the whole change, so requests
+            // arriving together can share it and its commit.
+            let group = self.group_commit.get_or_init(|| GroupCommit::start(self.pool.clone()));
+            group.create(request, trace, &self.by, events).await?;
             return Ok(Stored::Created);
         };
         let mut tx = self.begin().await?;
-        insert_request(&mut *tx, request, trace, &self.by, events).await?;
+        insert_requests(&mut *tx, &[NewRequest { request, trace, by: &self.by, events }]).await?;
         {
             // A racing repeat waits here for the first to commit, then finds
             // the key taken: it rolls back and returns the original.

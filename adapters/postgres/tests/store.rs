@@ -47,6 +47,40 @@ async fn a_created_request_reads_back_equal_with_its_event_in_the_outbox() {
 }
 
 #[tokio::test]
+async fn requests_created_together_share_commits_and_each_is_stored_whole() {
+    let database = database().await;
+    let store = database.store().acting_as("http-receiver-0");
+    let requests: Vec<BackupRequest> = (0..200).map(|n| received(&format!("job-{}", n % 7))).collect();
+    let creates = requests.iter().map(|request| {
+        let store = store.clone();
+        async move { store.create(request, None, &[received_event(request)]).await }
+    });
+    for stored in futures::future::join_all(creates).await {
+        assert_eq!(stored.unwrap(), Stored::Created);
+    }
+
+    for request in &requests {
+        assert_eq!(store.find(request.backup_request_id()).await.unwrap().as_ref(), Some(request));
+    }
+    let (history, by, outbox): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM backup_request_history WHERE status_type_code = 'Received'), \
+                (SELECT count(*) FROM backup_request_history WHERE changed_by = 'http-receiver-0'), \
+                (SELECT count(DISTINCT backup_request_id) FROM outbox WHERE event_type = 'BackupRequestReceived')",
+    )
+    .fetch_one(database.pool())
+    .await
+    .unwrap();
+    assert_eq!((history, by, outbox), (200, 200, 200));
+    // `updated_at` is the time its transaction started: requests that share
+    // one share it.
+    let transactions: i64 = sqlx::query_scalar("SELECT count(DISTINCT updated_at) FROM backup_requests")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert!(transactions < 200, "200 requests took {transactions} transactions");
+}
+
+#[tokio::test]
 async fn work_stats_count_requests_per_status_the_oldest_waiting_and_the_outbox() {
     let database = database().await;
     assert_eq!(database.work_stats().await.unwrap(), linebacker_postgres::WorkStats::default());
