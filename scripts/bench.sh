@@ -54,8 +54,10 @@ out="$LB_RUN_DIR/bench/$stamp"
 mkdir -p "$out/logs" "$LB_RUN_DIR/logs"
 ln -sfn "$stamp" "$LB_RUN_DIR/bench/latest"
 database="lb_bench_${run_id}"
+in_process_database="lb_bench_${run_id}_in_process"
 bound_database="lb_bench_${run_id}_pgbench"
 vhost="lb-bench-${run_id}"
+in_process_vhost="lb-bench-${run_id}-in-process"
 queues="bench-${run_id}-requests,bench-${run_id}-statuses,bench-${run_id}-statuses-poison"
 IFS=, read -r requests_queue statuses_queue poison_queue <<<"$queues"
 database_url="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$database"
@@ -67,13 +69,17 @@ url="http://127.0.0.1:8080"
 export PM2_HOME="$LB_RUN_DIR/bench/pm2"
 pm2() { npx --no-install pm2 "$@"; }
 
+system_pid=
 cleanup() {
     say "cleaning up: processes, database, vhost, Azure queues"
     pm2 delete ecosystem.config.js >/dev/null 2>&1 || true
     pm2 kill >/dev/null 2>&1 || true
+    [[ -z $system_pid ]] || kill "$system_pid" 2>/dev/null || true
     pg -d postgres -c "drop database if exists \"$database\" with (force)" >/dev/null 2>&1 || true
+    pg -d postgres -c "drop database if exists \"$in_process_database\" with (force)" >/dev/null 2>&1 || true
     pg -d postgres -c "drop database if exists \"$bound_database\" with (force)" >/dev/null 2>&1 || true
     rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+    rabbitmqctl -q delete_vhost "$in_process_vhost" >/dev/null 2>&1 || true
     "$bin/linebacker-bench" delete-queues --names "$queues" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -87,9 +93,12 @@ measure() { # measure NAME ARGS...: one measurement into $out/NAME.json
 
 say "fresh database $database and vhost $vhost"
 pg -d postgres -c "create database \"$database\""
+pg -d postgres -c "create database \"$in_process_database\""
 pg -d postgres -c "create database \"$bound_database\""
-rabbitmqctl -q add_vhost "$vhost" >/dev/null
-rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+for each in "$vhost" "$in_process_vhost"; do
+    rabbitmqctl -q add_vhost "$each" >/dev/null
+    rabbitmqctl -q set_permissions -p "$each" guest '.*' '.*' '.*' >/dev/null
+done
 LINEBACKER__DATABASE__URL="$database_url" "$bin/linebacker-admin" migrate >/dev/null
 LINEBACKER__DATABASE__URL="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_database" \
     "$bin/linebacker-admin" migrate >/dev/null
@@ -162,11 +171,41 @@ measure latency-1rps steady --url "$url" --database-url "$database_url" --rate 1
 # run ends, which would spoil any measurement after it.
 measure intake intake --url "$url" --database-url "$database_url" --clients 1,16,64 --seconds "$INTAKE_SECONDS"
 
+# The receiver alone, as pgbench has the machine to itself: the workers and
+# the simulator stopped, so nothing else takes the cores. Its events wait in
+# the broker's queues, which go with the vhost.
+say "stopping the workers and the simulator: the receiver alone"
+pm2 stop check-allowed send-to-interface interface-listener receive-status backup-system-simulator >/dev/null
+sleep 2
+measure intake-receiver intake --url "$url" --database-url "$database_url" --clients 1,16,64 --seconds "$INTAKE_SECONDS"
+
 cp "$PM2_HOME"/logs/*.log "$out/logs/" 2>/dev/null || true
 cp "$LB_ROOT"/.run/logs/*.log "$out/logs/" 2>/dev/null || true
-say "stopping linebacker; the bounds are measured on a quiet machine"
+say "stopping linebacker under PM2"
 pm2 delete ecosystem.config.js >/dev/null
 pm2 kill >/dev/null
+
+# linebacker itself, not Azurite: every component in one process on the
+# same broker (a vhost of its own: the receiver-alone run left its events in
+# the first) and a database of its own, with the BZI simulated in that
+# process and answering at once.
+say "starting linebacker in one process on RabbitMQ with the BZI in it (linebacker-dev)"
+in_process_url="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$in_process_database"
+# Its one pool serves what five processes' pools do under PM2.
+LINEBACKER__DATABASE__URL="$in_process_url" LINEBACKER__DATABASE__MAX_CONNECTIONS=50 SIMULATOR__REPLY_DELAY_MS=0 \
+    LINEBACKER__BUS__KIND=rabbitmq LINEBACKER__RABBITMQ__URL="amqp://guest:guest@127.0.0.1:$LB_AMQP_PORT/$in_process_vhost" \
+    "$bin/linebacker-dev" >"$out/logs/in-process.log" 2>&1 &
+system_pid=$!
+wait_until 60 "the in-process system" ready "$url/api/zpages/readyz"
+sleep 2
+measure pipeline-in-process pipeline --url "$url" --database-url "$in_process_url" --requests "$PIPELINE_REQUESTS" \
+    --pid "linebacker-dev=$system_pid"
+measure steady-200-in-process steady --url "$url" --database-url "$in_process_url" --rate 200 \
+    --seconds "$STEADY_SECONDS" --until sent --name steady-200-in-process
+say "stopping the in-process system; the bounds are measured on a quiet machine"
+kill -INT "$system_pid"
+wait "$system_pid" || true
+system_pid=
 
 measure pgbench pgbench --database-url "postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_database" \
     --script bench/pgbench/receive.sql --clients 1,16,64 --seconds "$PGBENCH_SECONDS"

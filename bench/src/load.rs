@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::process::MachineCpu;
 use crate::stats::{Latencies, Summary, rate};
 
 /// How long the outbox may take to drain before the bench says it did not.
@@ -63,6 +64,8 @@ struct IntakeRun {
     /// relays then took to publish them all.
     outbox_backlog_at_end: i64,
     outbox_drain_seconds: Option<f64>,
+    /// What the whole machine spent while the clients posted.
+    machine: Value,
 }
 
 /// Closed-loop load from each number of `clients` in turn, for `duration`.
@@ -79,6 +82,7 @@ async fn intake_at(url: &str, pool: &PgPool, clients: usize, duration: Duration)
     let http = http_client(clients)?;
     let bar = bar(duration.as_secs(), &format!("intake, {clients} clients"));
     let refused = Arc::new(AtomicU64::new(0));
+    let machine_before = MachineCpu::sample()?;
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..clients)
@@ -115,11 +119,12 @@ async fn intake_at(url: &str, pool: &PgPool, clients: usize, duration: Duration)
         all.add(&worker.await??);
     }
     let elapsed = started.elapsed();
+    let latency = all.summary();
+    let machine = MachineCpu::sample()?.since(&machine_before, usize::try_from(latency.count).unwrap_or(usize::MAX));
     ticker.abort();
     bar.finish_and_clear();
     let backlog = outbox_backlog(pool).await?;
     let drain = wait_for_empty_outbox(pool).await?;
-    let latency = all.summary();
     Ok(IntakeRun {
         clients,
         seconds: elapsed.as_secs_f64(),
@@ -129,6 +134,7 @@ async fn intake_at(url: &str, pool: &PgPool, clients: usize, duration: Duration)
         latency,
         outbox_backlog_at_end: backlog,
         outbox_drain_seconds: drain.map(|d| d.as_secs_f64()),
+        machine,
     })
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::load::{bar, http_client, post, request_body};
-use crate::process::{self, cpu_seconds};
+use crate::process::{self, MachineCpu, cpu_seconds};
 use crate::stats::rate;
 
 /// How long requests may take to reach a stage before the bench gives up.
@@ -127,6 +127,27 @@ async fn latency(pool: &PgPool, mark: &str, column: &str) -> anyhow::Result<Valu
     Ok(json!({ "p50_ms": p50, "p99_ms": p99, "max_ms": max }))
 }
 
+/// Transactions committed and rolled back in the bench database so far.
+async fn transactions(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
+    Ok(sqlx::query_as("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// The transactions between two `transactions` samples, per request. The
+/// server publishes a backend's counts when its transaction ends, at most
+/// once a second, so the figures of a short run are a little low.
+fn transactions_since(before: (i64, i64), after: (i64, i64), requests: usize) -> Value {
+    let (commits, rollbacks) = (after.0 - before.0, after.1 - before.1);
+    let per_request = |n: i64| n as f64 / requests.max(1) as f64;
+    json!({
+        "commits": commits,
+        "rollbacks": rollbacks,
+        "commitsPerRequest": per_request(commits),
+        "rollbacksPerRequest": per_request(rollbacks),
+    })
+}
+
 /// `requests` POSTed as fast as `clients` can, followed to `Sent` and to
 /// their reply, with the CPU each process spent meanwhile.
 pub async fn run(
@@ -139,10 +160,14 @@ pub async fn run(
     let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
     let mark = marker("pipeline");
     let cpu_before = cpu_seconds(pids)?;
+    let (machine_before, transactions_before) = (MachineCpu::sample()?, transactions(&pool).await?);
     let posting = post_all(url, &mark, requests, clients).await?;
     wait_for(&pool, &mark, requests, Stage::Sent).await?;
     wait_for(&pool, &mark, requests, Stage::Succeeded).await?;
     let cpu_after = cpu_seconds(pids)?;
+    let machine = MachineCpu::sample()?.since(&machine_before, requests);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let database = transactions_since(transactions_before, transactions(&pool).await?, requests);
     let per_thousand: serde_json::Map<String, Value> = cpu_after
         .iter()
         .map(|(name, after)| {
@@ -158,6 +183,8 @@ pub async fn run(
         "sent": span(&pool, &mark, "sent_to_interface_timestamp").await?,
         "replied": span(&pool, &mark, "reply_timestamp").await?,
         "cpuSecondsPer1000Requests": per_thousand,
+        "machine": machine,
+        "database": database,
         "processesAfter": process::sample_all(pids)?,
     }))
 }

@@ -72,6 +72,73 @@ pub fn sample_all(pids: &[(String, u32)]) -> anyhow::Result<Value> {
     Ok(Value::Object(processes))
 }
 
+/// The CPU time of the whole machine: busy and idle seconds of all cores
+/// (`/proc/stat`) and the CPU seconds of every running process, summed by
+/// command name (`postgres` for all its backends, `beam.smp` for RabbitMQ,
+/// `node` for Azurite and PM2, and linebacker's own processes).
+pub struct MachineCpu {
+    busy: f64,
+    idle: f64,
+    by_command: BTreeMap<String, f64>,
+}
+
+impl MachineCpu {
+    pub fn sample() -> anyhow::Result<Self> {
+        let ticks = ticks_per_second();
+        let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+        let cpu: Vec<f64> = stat
+            .lines()
+            .next()
+            .filter(|line| line.starts_with("cpu "))
+            .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))?
+            .split_whitespace()
+            .skip(1)
+            .map(|field| field.parse::<f64>().map(|t| t / ticks))
+            .collect::<Result<_, _>>()?;
+        // user nice system idle iowait irq softirq steal (guest time is in user).
+        let field = |i: usize| cpu.get(i).copied().unwrap_or(0.0);
+        let idle = field(3) + field(4);
+        let busy = field(0) + field(1) + field(2) + field(5) + field(6) + field(7);
+        let mut by_command = BTreeMap::new();
+        for entry in std::fs::read_dir("/proc")? {
+            let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else { continue };
+            // A process may end between the listing and the read.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Some(command) = stat.split_once(" (").and_then(|(_, rest)| rest.rsplit_once(") ")).map(|(c, _)| c)
+            else {
+                continue;
+            };
+            if let Ok(seconds) = cpu_of(pid, ticks) {
+                *by_command.entry(command.to_owned()).or_insert(0.0) += seconds;
+            }
+        }
+        Ok(Self { busy, idle, by_command })
+    }
+
+    /// What the machine spent between `before` and this sample: how busy
+    /// its cores were, and the CPU seconds per 1,000 `requests` of every
+    /// command that used a noticeable share, with their sum.
+    pub fn since(&self, before: &Self, requests: usize) -> Value {
+        let busy = self.busy - before.busy;
+        let total = busy + (self.idle - before.idle);
+        let per_thousand = |seconds: f64| seconds * 1000.0 / requests.max(1) as f64;
+        let mut commands: Vec<(&String, f64)> = self
+            .by_command
+            .iter()
+            .map(|(command, after)| (command, after - before.by_command.get(command).copied().unwrap_or(0.0)))
+            .filter(|(_, spent)| *spent >= 0.05)
+            .collect();
+        commands.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let listed: serde_json::Map<String, Value> =
+            commands.iter().map(|(command, spent)| ((*command).clone(), json!(per_thousand(*spent)))).collect();
+        json!({
+            "busyShare": if total > 0.0 { busy / total } else { 0.0 },
+            "busyCpuSecondsPer1000Requests": per_thousand(busy),
+            "cpuSecondsPer1000RequestsByCommand": listed,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -85,6 +152,21 @@ mod tests {
         let peak = sample["bench"]["peakRssMb"].as_f64().unwrap();
         assert!(rss > 0.0 && peak >= rss, "{sample}");
         assert!(sample["bench"]["cpuSeconds"].as_f64().unwrap() >= 0.0);
+    }
+
+    #[test]
+    fn the_machine_is_sampled_with_this_process_among_its_commands() {
+        let before = MachineCpu::sample().unwrap();
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(200) {
+            std::hint::black_box(0_u64.wrapping_add(1));
+        }
+        let after = MachineCpu::sample().unwrap();
+        assert!(after.by_command.keys().any(|command| command.starts_with("linebacker")), "{:?}", after.by_command);
+        let spent = after.since(&before, 1000);
+        let share = spent["busyShare"].as_f64().unwrap();
+        assert!(share > 0.0 && share <= 1.0, "{spent}");
+        assert!(spent["busyCpuSecondsPer1000Requests"].as_f64().unwrap() > 0.0, "{spent}");
     }
 
     #[test]

@@ -38,9 +38,11 @@ fn at(report: &Value, pointer: &str) -> Option<f64> {
     report.pointer(pointer).and_then(Value::as_f64)
 }
 
-/// The figure of the intake run at `clients` (`/intake` is a list).
-fn intake_at(report: &Value, clients: u64, field: &str) -> Option<f64> {
-    let runs = report.pointer("/intake")?.as_array()?;
+/// The figure of the intake run at `clients` of the `/intake`-like list
+/// `runs` (`/intake`: the whole system running; `/intake-receiver`: the
+/// receiver alone).
+fn intake_of(report: &Value, runs: &str, clients: u64, field: &str) -> Option<f64> {
+    let runs = report.pointer(runs)?.as_array()?;
     let run = runs.iter().find(|run| run["clients"].as_u64() == Some(clients))?;
     run.pointer(field).and_then(Value::as_f64)
 }
@@ -66,26 +68,43 @@ const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-list
 fn lines(report: &Value) -> Vec<Line> {
     let at_least = |measured: Option<f64>, floor: Option<f64>| Some(measured? >= floor?);
     let at_most = |measured: Option<f64>, ceiling: f64| Some(measured? <= ceiling);
-    let intake64 = intake_at(report, 64, "/accepted_per_second");
+    let intake_at = |clients, field| intake_of(report, "/intake", clients, field);
+    let receiver_at = |clients, field| intake_of(report, "/intake-receiver", clients, field);
+    let intake64 = receiver_at(64, "/accepted_per_second");
+    let system64 = intake_at(64, "/accepted_per_second");
     let pg64 = pgbench_tps(report, 64);
     let half_azurite = at(report, "/azurite/cyclesPerSecond").map(|c| c / 2.0);
     let succeeded = at(report, "/pipeline/replied/perSecond");
-    let backlog = intake_at(report, 64, "/outbox_backlog_at_end");
-    let drain = intake_at(report, 64, "/outbox_drain_seconds");
+    let backlog = intake_at(64, "/outbox_backlog_at_end");
+    let drain = intake_at(64, "/outbox_drain_seconds");
     vec![
         Line {
-            target: "intake at 64 clients ≥ 100% of pgbench (same transaction)",
+            target: "intake at 64 clients ≥ 100% of pgbench (same transaction; receiver alone)",
             measured: intake64,
             unit: "req/s",
             bound: pg64.map(|tps| (tps, "pgbench tps, 64 clients")),
             met: at_least(intake64, pg64),
         },
         Line {
-            target: "intake p99 at 64 clients ≤ 25 ms",
-            measured: intake_at(report, 64, "/latency/p99_ms"),
+            target: "intake p99 at 64 clients ≤ 25 ms (receiver alone)",
+            measured: receiver_at(64, "/latency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(intake_at(report, 64, "/latency/p99_ms"), 25.0),
+            met: at_most(receiver_at(64, "/latency/p99_ms"), 25.0),
+        },
+        Line {
+            target: "intake at 64 clients ≥ 100% of pgbench (whole system running)",
+            measured: system64,
+            unit: "req/s",
+            bound: pg64.map(|tps| (tps, "pgbench tps, 64 clients")),
+            met: at_least(system64, pg64),
+        },
+        Line {
+            target: "intake p99 at 64 clients ≤ 25 ms (whole system running)",
+            measured: intake_at(64, "/latency/p99_ms"),
+            unit: "ms",
+            bound: None,
+            met: at_most(intake_at(64, "/latency/p99_ms"), 25.0),
         },
         Line {
             target: "outbox backlog after 64-client intake < 1,000",
@@ -102,10 +121,17 @@ fn lines(report: &Value) -> Vec<Line> {
             met: at_most(drain, 1.0),
         },
         Line {
-            target: "POST → Sent ≥ 1,000 req/s sustained",
-            measured: at(report, "/pipeline/sent/perSecond"),
+            target: "POST → Sent ≥ 1,000 req/s sustained (BZI in process)",
+            measured: at(report, "/pipeline-in-process/sent/perSecond"),
             unit: "req/s",
             bound: at(report, "/broker/confirmedPublishesPerSecond").map(|b| (b, "raw confirmed publishes/s")),
+            met: at_least(at(report, "/pipeline-in-process/sent/perSecond"), Some(1000.0)),
+        },
+        Line {
+            target: "POST → Sent ≥ 1,000 req/s sustained (BZI on Azurite)",
+            measured: at(report, "/pipeline/sent/perSecond"),
+            unit: "req/s",
+            bound: None,
             met: at_least(at(report, "/pipeline/sent/perSecond"), Some(1000.0)),
         },
         Line {
@@ -116,7 +142,14 @@ fn lines(report: &Value) -> Vec<Line> {
             met: at_least(succeeded, half_azurite.map(|b| b * 0.8)),
         },
         Line {
-            target: "POST → Sent p99 ≤ 50 ms at 200 req/s",
+            target: "POST → Sent p99 ≤ 50 ms at 200 req/s (BZI in process)",
+            measured: at(report, "/steady-200-in-process/latency/p99_ms"),
+            unit: "ms",
+            bound: None,
+            met: at_most(at(report, "/steady-200-in-process/latency/p99_ms"), 50.0),
+        },
+        Line {
+            target: "POST → Sent p99 ≤ 50 ms at 200 req/s (BZI on Azurite)",
             measured: at(report, "/steady-200/latency/p99_ms"),
             unit: "ms",
             bound: None,
@@ -176,6 +209,37 @@ fn summary(report: &Value) -> String {
         };
         let _ = writeln!(text, "| {} | {} {} | {bound} | {ratio} | {met} |", line.target, figure(line.measured), line.unit);
     }
+    for (run, what) in [("pipeline", "the PM2 system, BZI on Azurite"), ("pipeline-in-process", "one process, BZI in it")] {
+        if let Some(machine) = report.pointer(&format!("/{run}/machine")) {
+            text.push_str(&where_the_cpu_went(run, what, machine, report.pointer(&format!("/{run}/database"))));
+        }
+    }
+    text
+}
+
+/// What the whole machine spent on one pipeline run: how busy its cores
+/// were, and by whom, per 1,000 requests.
+fn where_the_cpu_went(run: &str, what: &str, machine: &Value, database: Option<&Value>) -> String {
+    let mut text = format!("\nCPU of the machine during `{run}` ({what}):");
+    let busy = machine["busyShare"].as_f64().unwrap_or(0.0);
+    let per_thousand = machine["busyCpuSecondsPer1000Requests"].as_f64().unwrap_or(0.0);
+    let _ = write!(text, " cores {:.0}% busy, {per_thousand:.2} CPU s per 1,000 requests", busy * 100.0);
+    if let Some(commands) = machine["cpuSecondsPer1000RequestsByCommand"].as_object() {
+        let mut spent: Vec<(&String, f64)> = commands.iter().filter_map(|(c, s)| Some((c, s.as_f64()?))).collect();
+        spent.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let listed: Vec<String> = spent.iter().take(6).map(|(command, s)| format!("{command} {s:.2}")).collect();
+        let _ = write!(text, " ({})", listed.join(", "));
+    }
+    if let Some(database) = database {
+        let per_request = |key: &str| database[key].as_f64().unwrap_or(0.0);
+        let _ = write!(
+            text,
+            "; PostgreSQL {:.1} commits and {:.1} rollbacks per request",
+            per_request("commitsPerRequest"),
+            per_request("rollbacksPerRequest")
+        );
+    }
+    text.push_str(".\n");
     text
 }
 
@@ -197,7 +261,21 @@ pub fn write(dir: &Path) -> anyhow::Result<Value> {
 
 /// The measurements every report holds, one file of the run directory each.
 const MEASUREMENTS: &[&str] =
-    &["machine", "intake", "pipeline", "steady-200", "latency-1rps", "processes-idle", "pgbench", "pgbench-key", "broker", "azurite"];
+    &[
+        "machine",
+        "intake",
+        "intake-receiver",
+        "pipeline",
+        "steady-200",
+        "pipeline-in-process",
+        "steady-200-in-process",
+        "latency-1rps",
+        "processes-idle",
+        "pgbench",
+        "pgbench-key",
+        "broker",
+        "azurite",
+    ];
 
 /// The report's form: every measurement there, and a figure for every target.
 pub fn check(path: &Path) -> anyhow::Result<Value> {
@@ -219,15 +297,38 @@ mod tests {
     #[test]
     fn a_target_is_held_against_the_bound_of_the_same_run() {
         let report = json!({
-            "intake": [{ "clients": 64, "accepted_per_second": 2000.0, "latency": { "p99_ms": 30.0 },
+            "intake": [{ "clients": 64, "accepted_per_second": 500.0, "latency": { "p99_ms": 300.0 },
                          "outbox_backlog_at_end": 10.0, "outbox_drain_seconds": 0.2 }],
+            "intake-receiver": [{ "clients": 64, "accepted_per_second": 2000.0, "latency": { "p99_ms": 30.0 } }],
             "pgbench": { "runs": [{ "clients": 64, "tps": 2500.0 }] },
         });
         let text = summary(&report);
-        assert!(text.contains("| intake at 64 clients ≥ 100% of pgbench (same transaction) | 2000 req/s | 2500 (pgbench tps, 64 clients) | 80% | no |"), "{text}");
-        assert!(text.contains("| intake p99 at 64 clients ≤ 25 ms | 30.00 ms |  |  | no |"), "{text}");
+        assert!(text.contains("| intake at 64 clients ≥ 100% of pgbench (same transaction; receiver alone) | 2000 req/s | 2500 (pgbench tps, 64 clients) | 80% | no |"), "{text}");
+        assert!(text.contains("| intake p99 at 64 clients ≤ 25 ms (receiver alone) | 30.00 ms |  |  | no |"), "{text}");
+        assert!(text.contains("| intake at 64 clients ≥ 100% of pgbench (whole system running) | 500 req/s | 2500 (pgbench tps, 64 clients) | 20% | no |"), "{text}");
         assert!(text.contains("| outbox drains within 1 s | 0.20 s |  |  | yes |"), "{text}");
-        assert!(text.contains("| POST → Sent ≥ 1,000 req/s sustained | not measured req/s |"), "{text}");
+        assert!(text.contains("| POST → Sent ≥ 1,000 req/s sustained (BZI in process) | not measured req/s |"), "{text}");
+    }
+
+    #[test]
+    fn the_summary_says_where_the_cpu_of_each_pipeline_run_went() {
+        let report = json!({
+            "pipeline-in-process": {
+                "machine": { "busyShare": 0.9, "busyCpuSecondsPer1000Requests": 6.0,
+                             "cpuSecondsPer1000RequestsByCommand": { "postgres": 2.5, "beam.smp": 1.25 } },
+                "database": { "commitsPerRequest": 4.0, "rollbacksPerRequest": 0.5 },
+            },
+        });
+        let text = summary(&report);
+        assert!(
+            text.contains(
+                "CPU of the machine during `pipeline-in-process` (one process, BZI in it): cores 90% busy, \
+                 6.00 CPU s per 1,000 requests (postgres 2.50, beam.smp 1.25); \
+                 PostgreSQL 4.0 commits and 0.5 rollbacks per request."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("during `pipeline` "), "{text}");
     }
 
     #[test]

@@ -27,6 +27,9 @@ use crate::component::{Component, Needs};
 use crate::host::{Bus, Host};
 use crate::retry::retry_until_done;
 
+/// The environment variable that chooses the bus, also in dev mode.
+const BUS_KIND_VARIABLE: &str = "LINEBACKER__BUS__KIND";
+
 /// How long closing each connection may take once everything else stopped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -35,7 +38,7 @@ pub struct Process {
     name: &'static str,
     components: Vec<Box<dyn Component>>,
     /// Dev mode: every component in this one process, so events travel on
-    /// the in-memory bus whatever `bus.kind` says.
+    /// the in-memory bus unless the environment names a bus.
     in_memory: bool,
 }
 
@@ -45,7 +48,9 @@ impl Process {
     }
 
     /// Runs on the in-memory bus (dev mode): the process holds every
-    /// consumer of its events.
+    /// consumer of its events. `LINEBACKER__BUS__KIND=rabbitmq` in the
+    /// environment still puts it on the broker (the bench measures the
+    /// whole pipeline that way, with the BZI in the process).
     pub fn in_memory(mut self) -> Self {
         self.in_memory = true;
         self
@@ -93,7 +98,7 @@ impl Process {
     /// they serve; connects to nothing yet. Tests run a process this way,
     /// with settings of their own.
     pub fn start(self, mut settings: Settings) -> anyhow::Result<RunningProcess> {
-        if self.in_memory {
+        if self.in_memory && std::env::var_os(BUS_KIND_VARIABLE).is_none() {
             settings.bus.kind = BusKind::Memory;
         }
         let needs = self.components.iter().fold(Needs::default(), |all, component| {

@@ -1,6 +1,7 @@
 //! Dev mode (SPEC §7): every component of linebacker in one process, with
 //! the simulated job service and BZI named first so that the workers use
 //! them, on the in-memory bus: it needs PostgreSQL alone.
+//! `LINEBACKER__BUS__KIND=rabbitmq` puts it on the broker instead.
 
 use std::process::ExitCode;
 
