@@ -296,6 +296,21 @@ pub trait RequestTraces: Send + Sync {
     /// `Ok(None)` for an unknown request or one stored without a trace.
     async fn trace_of(&self, id: &crate::request::BackupRequestId)
     -> Result<Option<crate::trace::TraceParent>, DomainError>;
+
+    /// The traces of several requests at once (recovery asks for a page of
+    /// them); one without a trace, or unknown, is left out.
+    async fn traces_of(
+        &self,
+        ids: &[crate::request::BackupRequestId],
+    ) -> Result<std::collections::HashMap<crate::request::BackupRequestId, crate::trace::TraceParent>, DomainError> {
+        let mut traces = std::collections::HashMap::new();
+        for id in ids {
+            if let Some(trace) = self.trace_of(id).await? {
+                traces.insert(id.clone(), trace);
+            }
+        }
+        Ok(traces)
+    }
 }
 
 /// One request to re-emit: the event that restarts its next step, valid only
@@ -361,4 +376,6 @@ pub trait HeldLock: Send {
 #[async_trait]
 pub trait Timer: Send + Sync {
     async fn sleep(&self, duration: Duration);
+    /// The time on the same clock (paused with it in tests).
+    fn now(&self) -> std::time::Instant;
 }

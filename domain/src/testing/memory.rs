@@ -420,6 +420,10 @@ impl Timer for RecordingTimer {
         }
         tokio::time::sleep(duration).await;
     }
+
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
 }
 
 fn down_error(what: &str) -> DomainError {

@@ -21,6 +21,8 @@ pub use receive_status::ReceiveStatus;
 pub use recover_pending::{RecoverPending, Recovery, RecoverySummary};
 pub use send_to_interface::SendToInterface;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::error::DomainError;
@@ -44,6 +46,23 @@ pub(crate) async fn continued_trace(traces: Option<&dyn RequestTraces>, id: &Bac
         None => None,
     };
     stored.map_or_else(TraceParent::new_root, |trace| trace.child())
+}
+
+/// `continued_trace` for a page of requests, with one look-up for all.
+pub(crate) async fn continued_traces(
+    traces: Option<&dyn RequestTraces>,
+    ids: &[BackupRequestId],
+) -> HashMap<BackupRequestId, TraceParent> {
+    let mut stored = match traces {
+        Some(traces) => traces.traces_of(ids).await.unwrap_or_else(|error| {
+            tracing::warn!(error = %error, "the requests' traces could not be looked up; starting new ones");
+            HashMap::new()
+        }),
+        None => HashMap::new(),
+    };
+    ids.iter()
+        .map(|id| (id.clone(), stored.remove(id).map_or_else(TraceParent::new_root, |trace| trace.child())))
+        .collect()
 }
 
 /// What a message handler did with a message it could handle.

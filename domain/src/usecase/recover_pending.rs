@@ -24,12 +24,12 @@ use tracing::instrument;
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
 use crate::ports::{PendingRequests, RecoveryLock, Reemission, RequestTraces, Timer};
-use crate::request::{BackupRequest, StatusTypeCode};
+use crate::request::{BackupRequest, BackupRequestId, StatusTypeCode};
 use crate::trace::TraceParent;
-use crate::usecase::continued_trace;
+use crate::usecase::continued_traces;
 
 /// The most requests read and re-emitted in one transaction.
-const MAX_BATCH: u32 = 100;
+const MAX_BATCH: u32 = 500;
 
 /// What one recovery pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,15 +141,17 @@ impl RecoverPending {
             .and_then(|after| chrono::Duration::from_std(after).ok())
             .map(|after| cutoff - after);
         let mut after = None;
+        let started = self.timer.now();
         loop {
             let page = self.requests.pending_before(cutoff, sent_before, after.as_ref(), batch_size).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.backup_request_id().clone());
-            let mut batch = Vec::with_capacity(page.len());
-            for request in &page {
-                let trace = continued_trace(self.traces.as_deref(), request.backup_request_id()).await;
-                batch.extend(reemission(request, &trace));
-            }
+            let ids: Vec<BackupRequestId> = page.iter().map(|request| request.backup_request_id().clone()).collect();
+            let traces = continued_traces(self.traces.as_deref(), &ids).await;
+            let batch: Vec<Reemission> = page
+                .iter()
+                .filter_map(|request| reemission(request, traces.get(request.backup_request_id())?))
+                .collect();
             let done = self.requests.reemit(cutoff, &batch).await?;
             for entry in batch.iter().filter(|entry| done.contains(&entry.event.backup_request_id)) {
                 tracing::info!(backup_request_id = %entry.event.backup_request_id, event = %entry.event.event_type, "re-emitted");
@@ -165,8 +167,14 @@ impl RecoverPending {
             if page.len() < batch_size as usize {
                 break;
             }
-            // Pace by what this batch could have sent: `per_second` a second.
-            self.timer.sleep(Duration::from_secs_f64(page.len() as f64 / f64::from(self.per_second))).await;
+            // Pace to `per_second` a second since the pass started: the time
+            // the batches took counts, so only what is left of it is slept.
+            let read = summary.reemitted + summary.skipped;
+            let due = started + Duration::from_secs_f64(read as f64 / f64::from(self.per_second));
+            let pause = due.saturating_duration_since(self.timer.now());
+            if !pause.is_zero() {
+                self.timer.sleep(pause).await;
+            }
         }
         Ok(summary)
     }
