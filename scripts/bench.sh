@@ -24,10 +24,10 @@ done
 
 if [[ -n $quick ]]; then
     INTAKE_SECONDS=5 PIPELINE_REQUESTS=1000 STEADY_SECONDS=5 LATENCY_SECONDS=8
-    PGBENCH_SECONDS=3 BROKER_MESSAGES=10000 AZURITE_CYCLES=500
+    PGBENCH_SECONDS=3 BROKER_MESSAGES=10000 AZURITE_CYCLES=500 RECOVERY_REQUESTS=10000
 else
     INTAKE_SECONDS=20 PIPELINE_REQUESTS=20000 STEADY_SECONDS=30 LATENCY_SECONDS=30
-    PGBENCH_SECONDS=20 BROKER_MESSAGES=50000 AZURITE_CYCLES=5000
+    PGBENCH_SECONDS=20 BROKER_MESSAGES=50000 AZURITE_CYCLES=5000 RECOVERY_REQUESTS=100000
 fi
 
 say "setup: checking tools and services"
@@ -55,9 +55,11 @@ mkdir -p "$out/logs" "$LB_RUN_DIR/logs"
 ln -sfn "$stamp" "$LB_RUN_DIR/bench/latest"
 database="lb_bench_${run_id}"
 in_process_database="lb_bench_${run_id}_in_process"
+recovery_database="lb_bench_${run_id}_recovery"
 bound_database="lb_bench_${run_id}_pgbench"
 vhost="lb-bench-${run_id}"
 in_process_vhost="lb-bench-${run_id}-in-process"
+recovery_vhost="lb-bench-${run_id}-recovery"
 queues="bench-${run_id}-requests,bench-${run_id}-statuses,bench-${run_id}-statuses-poison"
 IFS=, read -r requests_queue statuses_queue poison_queue <<<"$queues"
 database_url="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$database"
@@ -77,9 +79,11 @@ cleanup() {
     [[ -z $system_pid ]] || kill "$system_pid" 2>/dev/null || true
     pg -d postgres -c "drop database if exists \"$database\" with (force)" >/dev/null 2>&1 || true
     pg -d postgres -c "drop database if exists \"$in_process_database\" with (force)" >/dev/null 2>&1 || true
+    pg -d postgres -c "drop database if exists \"$recovery_database\" with (force)" >/dev/null 2>&1 || true
     pg -d postgres -c "drop database if exists \"$bound_database\" with (force)" >/dev/null 2>&1 || true
     rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
     rabbitmqctl -q delete_vhost "$in_process_vhost" >/dev/null 2>&1 || true
+    rabbitmqctl -q delete_vhost "$recovery_vhost" >/dev/null 2>&1 || true
     "$bin/linebacker-bench" delete-queues --names "$queues" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -94,8 +98,9 @@ measure() { # measure NAME ARGS...: one measurement into $out/NAME.json
 say "fresh database $database and vhost $vhost"
 pg -d postgres -c "create database \"$database\""
 pg -d postgres -c "create database \"$in_process_database\""
+pg -d postgres -c "create database \"$recovery_database\""
 pg -d postgres -c "create database \"$bound_database\""
-for each in "$vhost" "$in_process_vhost"; do
+for each in "$vhost" "$in_process_vhost" "$recovery_vhost"; do
     rabbitmqctl -q add_vhost "$each" >/dev/null
     rabbitmqctl -q set_permissions -p "$each" guest '.*' '.*' '.*' >/dev/null
 done
@@ -184,6 +189,26 @@ cp "$LB_ROOT"/.run/logs/*.log "$out/logs/" 2>/dev/null || true
 say "stopping linebacker under PM2"
 pm2 delete ecosystem.config.js >/dev/null
 pm2 kill >/dev/null
+
+# Startup recovery: requests a crash left Received, in a database and vhost
+# of their own, found by the recovery pass of a receiver started on them,
+# paced at up to 20,000 a second here (the default, 200, spares the workers
+# of a system that has just started), while live requests arrive at 200 a
+# second.
+recovery_url="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$recovery_database"
+LINEBACKER__DATABASE__URL="$recovery_url" "$bin/linebacker-admin" migrate >/dev/null
+mark="/bench/recovery/$run_id/"
+measure stall stall --database-url "$recovery_url" --mark "$mark" --requests "$RECOVERY_REQUESTS"
+say "starting http-receiver on them: its recovery pass finds them"
+LINEBACKER__DATABASE__URL="$recovery_url" LINEBACKER__RECOVERY__PER_SECOND=20000 \
+    LINEBACKER__RABBITMQ__URL="amqp://guest:guest@127.0.0.1:$LB_AMQP_PORT/$recovery_vhost" \
+    "$bin/http-receiver" >"$out/logs/recovery.log" 2>&1 &
+system_pid=$!
+wait_until 60 "http-receiver" ready "$url/api/zpages/readyz"
+measure recovery recovery --url "$url" --database-url "$recovery_url" --mark "$mark" --requests "$RECOVERY_REQUESTS"
+kill -INT "$system_pid"
+wait "$system_pid" || true
+system_pid=
 
 # linebacker itself, not Azurite: every component in one process on the
 # same broker (a vhost of its own: the receiver-alone run left its events in

@@ -8,6 +8,7 @@ mod bounds;
 mod load;
 mod pipeline;
 mod process;
+mod recovery;
 mod report;
 mod stats;
 
@@ -93,6 +94,32 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Stores requests `Received` an hour ago, as a crash leaves them, for
+    /// the receiver's startup recovery to find.
+    Stall {
+        #[arg(long)]
+        database_url: String,
+        /// The start of their `preparedDataPathName`.
+        #[arg(long)]
+        mark: String,
+        #[arg(long, default_value_t = 100_000)]
+        requests: u32,
+    },
+    /// Waits for startup recovery to re-emit the stalled requests while
+    /// live clients post, and measures both.
+    Recovery {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        mark: String,
+        #[arg(long, default_value_t = 100_000)]
+        requests: u32,
+        /// Live requests a second meanwhile.
+        #[arg(long, default_value_t = 200)]
+        live_rate: u32,
+    },
     /// Resident memory (now and peak) and CPU time of each process.
     Processes {
         #[arg(long = "pid", value_parser = process::parse_named_pid)]
@@ -134,6 +161,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Broker { amqp_url, messages } => bounds::broker(&amqp_url, messages).await?,
         Command::Azurite { cycles, concurrency } => bounds::azurite(cycles, concurrency).await?,
+        Command::Stall { database_url, mark, requests } => recovery::stall(&database_url, &mark, requests).await?,
+        Command::Recovery { url, database_url, mark, requests, live_rate } => {
+            recovery::watch(&url, &database_url, &mark, requests, live_rate).await?
+        }
         Command::Processes { pids } => process::sample_all(&pids)?,
         Command::Report { dir } => report::write(&dir)?,
         Command::Check { report } => report::check(&report)?,

@@ -163,6 +163,20 @@ fn lines(report: &Value) -> Vec<Line> {
             met: at_most(at(report, "/latency-1rps/latency/p50_ms"), 1500.0),
         },
         Line {
+            target: "startup recovery re-emits 100,000 stalled requests at ≥ 10,000/s",
+            measured: at(report, "/recovery/perSecond"),
+            unit: "req/s",
+            bound: None,
+            met: at_least(at(report, "/recovery/perSecond"), Some(10_000.0)),
+        },
+        Line {
+            target: "intake p99 ≤ 50 ms while recovery runs",
+            measured: at(report, "/recovery/liveLatency/p99_ms"),
+            unit: "ms",
+            bound: None,
+            met: at_most(at(report, "/recovery/liveLatency/p99_ms"), 50.0),
+        },
+        Line {
             target: "each worker ≤ 15 MB RSS idle",
             measured: largest(report, "/processes-idle", WORKERS, "rssMb"),
             unit: "MB",
@@ -270,6 +284,7 @@ const MEASUREMENTS: &[&str] =
         "pipeline-in-process",
         "steady-200-in-process",
         "latency-1rps",
+        "recovery",
         "processes-idle",
         "pgbench",
         "pgbench-key",
