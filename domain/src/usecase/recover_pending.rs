@@ -140,19 +140,24 @@ impl RecoverPending {
             .resend_sent_after
             .and_then(|after| chrono::Duration::from_std(after).ok())
             .map(|after| cutoff - after);
-        let mut after = None;
         let started = self.timer.now();
-        loop {
-            let page = self.requests.pending_before(cutoff, sent_before, after.as_ref(), batch_size).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.backup_request_id().clone());
+        let mut page = self.requests.pending_before(cutoff, sent_before, None, batch_size).await?;
+        while let Some(last) = page.last() {
+            let full = page.len() >= batch_size as usize;
+            let after = last.backup_request_id().clone();
             let ids: Vec<BackupRequestId> = page.iter().map(|request| request.backup_request_id().clone()).collect();
             let traces = continued_traces(self.traces.as_deref(), &ids).await;
             let batch: Vec<Reemission> = page
                 .iter()
                 .filter_map(|request| reemission(request, traces.get(request.backup_request_id())?))
                 .collect();
-            let done = self.requests.reemit(cutoff, &batch).await?;
+            // Pages go by id, so the next one is read while this one is
+            // written: they never share a request.
+            let next_page = async {
+                if full { self.requests.pending_before(cutoff, sent_before, Some(&after), batch_size).await } else { Ok(Vec::new()) }
+            };
+            let (done, next_page) = futures::join!(self.requests.reemit(cutoff, &batch), next_page);
+            let done = done?;
             for entry in batch.iter().filter(|entry| done.contains(&entry.event.backup_request_id)) {
                 tracing::info!(backup_request_id = %entry.event.backup_request_id, event = %entry.event.event_type, "re-emitted");
                 match entry.expected {
@@ -164,7 +169,8 @@ impl RecoverPending {
             summary.reemitted += done.len() as u64;
             summary.skipped += (page.len() - done.len()) as u64;
             summary.batches += 1;
-            if page.len() < batch_size as usize {
+            page = next_page?;
+            if page.is_empty() {
                 break;
             }
             // Pace to `per_second` a second since the pass started: the time
