@@ -162,7 +162,8 @@ while read -r named; do pids+=(--pid "$named"); done < <(
 
 sleep 5
 measure processes-idle processes "${pids[@]}"
-measure pipeline pipeline --url "$url" --database-url "$database_url" --requests "$PIPELINE_REQUESTS" "${pids[@]}"
+measure pipeline pipeline --url "$url" --database-url "$database_url" --requests "$PIPELINE_REQUESTS" "${pids[@]}" \
+    --azure-queues "$requests_queue,$statuses_queue"
 measure steady-200 steady --url "$url" --database-url "$database_url" --rate 200 --seconds "$STEADY_SECONDS" \
     --until sent --name steady-200
 

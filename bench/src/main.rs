@@ -51,6 +51,9 @@ enum Command {
         /// Pids of the processes to charge CPU to, as name=pid.
         #[arg(long = "pid", value_parser = process::parse_named_pid)]
         pids: Vec<(String, u32)>,
+        /// Azure queues (of the development account) whose depth to sample.
+        #[arg(long, value_delimiter = ',')]
+        azure_queues: Vec<String>,
     },
     /// POSTs at a steady rate and measures POST → `Sent` (or `Succeeded`).
     Steady {
@@ -150,8 +153,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Intake { url, database_url, clients, seconds } => {
             load::intake(&url, &database_url, &clients, Duration::from_secs(seconds)).await?
         }
-        Command::Pipeline { url, database_url, requests, clients, pids } => {
-            pipeline::run(&url, &database_url, requests, clients, &pids).await?
+        Command::Pipeline { url, database_url, requests, clients, pids, azure_queues } => {
+            pipeline::run(&url, &database_url, requests, clients, &pids, azure_queues).await?
         }
         Command::Steady { url, database_url, rate, seconds, until, name } => {
             pipeline::steady(&url, &database_url, rate, Duration::from_secs(seconds), until, &name).await?

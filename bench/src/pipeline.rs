@@ -10,6 +10,9 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use linebacker_azure_queue::QueueClient;
+use linebacker_azure_queue::testing::azurite_config;
+
 use crate::load::{bar, http_client, post, request_body};
 use crate::process::{self, MachineCpu, cpu_seconds};
 use crate::stats::rate;
@@ -148,6 +151,35 @@ fn transactions_since(before: (i64, i64), after: (i64, i64), requests: usize) ->
     })
 }
 
+/// The depth of Azure queues, sampled every second until `stop`: the
+/// deepest each got, and its mean. Azurite slows as a queue grows, so the
+/// pipeline's figures on Azurite hold only at the depths they ran at.
+async fn sample_depths(queues: Vec<String>, stop: Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<Value> {
+    let clients = queues
+        .iter()
+        .map(|name| Ok((name.clone(), QueueClient::new(&azurite_config(), name)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut depths: Vec<Vec<u64>> = vec![Vec::new(); clients.len()];
+    while !stop.load(Ordering::Relaxed) {
+        for ((_, queue), seen) in clients.iter().zip(&mut depths) {
+            // A sample the service does not answer is left out, not zero.
+            if let Ok(depth) = queue.approximate_count().await {
+                seen.push(depth);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let figures: serde_json::Map<String, Value> = clients
+        .iter()
+        .zip(&depths)
+        .map(|((name, _), seen)| {
+            let mean = if seen.is_empty() { 0.0 } else { seen.iter().sum::<u64>() as f64 / seen.len() as f64 };
+            (name.clone(), json!({ "max": seen.iter().max(), "mean": mean, "samples": seen.len() }))
+        })
+        .collect();
+    Ok(Value::Object(figures))
+}
+
 /// `requests` POSTed as fast as `clients` can, followed to `Sent` and to
 /// their reply, with the CPU each process spent meanwhile.
 pub async fn run(
@@ -156,9 +188,12 @@ pub async fn run(
     requests: usize,
     clients: usize,
     pids: &[(String, u32)],
+    azure_queues: Vec<String>,
 ) -> anyhow::Result<Value> {
     let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
     let mark = marker("pipeline");
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let depths = tokio::spawn(sample_depths(azure_queues, sampling.clone()));
     let cpu_before = cpu_seconds(pids)?;
     let (machine_before, transactions_before) = (MachineCpu::sample()?, transactions(&pool).await?);
     let posting = post_all(url, &mark, requests, clients).await?;
@@ -166,6 +201,8 @@ pub async fn run(
     wait_for(&pool, &mark, requests, Stage::Succeeded).await?;
     let cpu_after = cpu_seconds(pids)?;
     let machine = MachineCpu::sample()?.since(&machine_before, requests);
+    sampling.store(true, Ordering::Relaxed);
+    let depths = depths.await??;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let database = transactions_since(transactions_before, transactions(&pool).await?, requests);
     let per_thousand: serde_json::Map<String, Value> = cpu_after
@@ -185,6 +222,7 @@ pub async fn run(
         "cpuSecondsPer1000Requests": per_thousand,
         "machine": machine,
         "database": database,
+        "azureQueueDepths": depths,
         "processesAfter": process::sample_all(pids)?,
     }))
 }

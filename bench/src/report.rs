@@ -227,6 +227,12 @@ fn summary(report: &Value) -> String {
         if let Some(machine) = report.pointer(&format!("/{run}/machine")) {
             text.push_str(&where_the_cpu_went(run, what, machine, report.pointer(&format!("/{run}/database"))));
         }
+        if let Some(depths) = report.pointer(&format!("/{run}/azureQueueDepths")).and_then(Value::as_object) {
+            for (queue, depth) in depths {
+                let (max, mean) = (depth["max"].as_u64().unwrap_or(0), depth["mean"].as_f64().unwrap_or(0.0));
+                let _ = writeln!(text, "Depth of Azure queue `{queue}` during `{run}`: at most {max}, {mean:.0} on average.");
+            }
+        }
     }
     text
 }
@@ -344,6 +350,13 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("during `pipeline` "), "{text}");
+
+        let report = json!({ "pipeline": { "azureQueueDepths": { "requests": { "max": 5000, "mean": 1234.4 } } } });
+        assert!(
+            summary(&report).contains("Depth of Azure queue `requests` during `pipeline`: at most 5000, 1234 on average."),
+            "{}",
+            summary(&report)
+        );
     }
 
     #[test]
