@@ -93,11 +93,14 @@ async fn cancels_racing_the_workers_never_leave_a_cancelled_request_sent_and_a_c
     let system = &owned;
     // Each request is cancelled a little later than the one before, so that
     // the cancels meet every stage: before the check, between check and send,
-    // during the send and after it.
+    // during the send and after it. The delays grow with the square of the
+    // step (0, 0, 2, 4, 8 ... 420 ms): a request takes only milliseconds to
+    // reach `Sent`, so the early stages need the finer steps.
     let outcomes: HashMap<String, u16> = futures::stream::iter(0..RACED)
         .map(|i| async move {
             let id = system.post("job-1", "2022-05-30").await.unwrap()["backupRequestId"].as_str().unwrap().to_owned();
-            tokio::time::sleep(Duration::from_millis((i % 30) as u64 * 15)).await;
+            let step = (i % 30) as u64;
+            tokio::time::sleep(Duration::from_millis(step * step / 2)).await;
             let url = format!("{}/api/backup-requests/{id}/cancel", system.receiver_url);
             let response = system.http.post(url).send().await.unwrap();
             let code = response.status().as_u16();
