@@ -43,6 +43,36 @@ pub async fn post(client: &reqwest::Client, url: &str, body: String) -> bool {
     matches!(sent, Ok(response) if response.status() == reqwest::StatusCode::ACCEPTED)
 }
 
+/// Open-loop load: POSTs the body `next(n)` gives, `per_second` a second,
+/// until it gives none; a slow answer does not slow the next POST. Answers
+/// each POST's latency, `None` for one not accepted.
+pub async fn post_at_rate(
+    url: &str,
+    per_second: u32,
+    mut next: impl FnMut(u64) -> Option<String>,
+) -> anyhow::Result<Vec<Option<Duration>>> {
+    let http = http_client(64)?;
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut posts = Vec::new();
+    let mut n = 0;
+    loop {
+        ticks.tick().await;
+        let Some(body) = next(n) else { break };
+        let (http, url) = (http.clone(), url.to_owned());
+        posts.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            post(&http, &url, body).await.then(|| sent.elapsed())
+        }));
+        n += 1;
+    }
+    let mut answered = Vec::with_capacity(posts.len());
+    for posted in posts {
+        answered.push(posted.await?);
+    }
+    Ok(answered)
+}
+
 pub fn bar(length: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(length);
     let style = ProgressStyle::with_template("{msg:>28} [{elapsed_precise}] {wide_bar} {pos}/{len}")

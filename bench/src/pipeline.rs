@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use linebacker_azure_queue::QueueClient;
 use linebacker_azure_queue::testing::azurite_config;
 
-use crate::load::{bar, http_client, post, request_body};
+use crate::load::{bar, http_client, post, post_at_rate, request_body};
 use crate::process::{self, MachineCpu, cpu_seconds};
 use crate::stats::rate;
 
@@ -239,22 +239,16 @@ pub async fn steady(
 ) -> anyhow::Result<Value> {
     let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
     let mark = marker(name);
-    let http = http_client(64)?;
     let total = (f64::from(per_second) * duration.as_secs_f64()).round() as usize;
     let bar = bar(total as u64, &format!("{per_second}/s for {}s", duration.as_secs()));
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut posts = Vec::with_capacity(total);
-    for n in 0..total {
-        ticks.tick().await;
-        let (http, url, body) = (http.clone(), url.to_owned(), request_body(&format!("{mark}{n}")));
-        posts.push(tokio::spawn(async move { post(&http, &url, body).await }));
-        bar.inc(1);
-    }
-    let mut accepted = 0;
-    for posted in posts {
-        accepted += usize::from(posted.await?);
-    }
+    let answered = post_at_rate(url, per_second, |n| {
+        (n < total as u64).then(|| {
+            bar.inc(1);
+            request_body(&format!("{mark}{n}"))
+        })
+    })
+    .await?;
+    let accepted = answered.iter().filter(|latency| latency.is_some()).count();
     bar.finish_and_clear();
     wait_for(&pool, &mark, accepted, until).await?;
     let (_, column) = until.reached();

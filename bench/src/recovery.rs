@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::load::{bar, http_client, post, request_body};
+use crate::load::{bar, post_at_rate, request_body};
 use crate::stats::{Latencies, rate};
 
 /// How long the pass may take before the bench gives up.
@@ -54,32 +54,19 @@ async fn reemitted(pool: &PgPool, mark: &str) -> anyhow::Result<i64> {
 /// first and the last re-emission.
 pub async fn watch(url: &str, database_url: &str, mark: &str, requests: u32, live_rate: u32) -> anyhow::Result<Value> {
     let pool = PgPool::connect(database_url).await.context("connecting to the bench database")?;
-    let http = http_client(64)?;
     let done = Arc::new(AtomicBool::new(false));
     let live = tokio::spawn({
         let (url, done) = (url.to_owned(), done.clone());
         async move {
-            let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(live_rate.max(1))));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut posts = Vec::new();
-            let mut n = 0u64;
-            while !done.load(Ordering::Relaxed) {
-                ticks.tick().await;
-                let (http, url, body) = (http.clone(), url.clone(), request_body(&format!("/bench/recovery-live/{n}")));
-                posts.push(tokio::spawn(async move {
-                    let sent = Instant::now();
-                    post(&http, &url, body).await.then(|| sent.elapsed())
-                }));
-                n += 1;
-            }
+            let answered = post_at_rate(&url, live_rate, |n| {
+                (!done.load(Ordering::Relaxed)).then(|| request_body(&format!("/bench/recovery-live/{n}")))
+            })
+            .await?;
             let mut latencies = Latencies::new()?;
-            let mut refused = 0u64;
-            for posted in posts {
-                match posted.await? {
-                    Some(latency) => latencies.record(latency),
-                    None => refused += 1,
-                }
+            for latency in answered.iter().flatten() {
+                latencies.record(*latency);
             }
+            let refused = answered.iter().filter(|latency| latency.is_none()).count() as u64;
             anyhow::Ok((latencies, refused))
         }
     });
