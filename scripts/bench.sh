@@ -4,22 +4,32 @@
 # and Azure queues of its own, drives load, stops it, measures the bounds of
 # the servers it stands on, and writes the report:
 #   scripts/bench.sh            # the full run (about 15 minutes)
+#   scripts/bench.sh --runs 3   # three full runs, each target's median
 #   scripts/bench.sh --quick    # a one-minute form of every measurement
 #   scripts/bench.sh --debug    # the debug binaries (for checking the report's form)
-# The report goes to .run/bench/<time>/ (report.json, summary.md, one JSON
-# file per measurement, the processes' logs); .run/bench/latest points to
-# the last one. BENCHMARKS.md keeps the summary of the last full run.
+# The report goes to .run/bench/<time>/: run-N/ for each run (one JSON file
+# per measurement, its report.json and summary.md, the processes' logs), and
+# beside them report.json and summary.md of all runs, each target's median.
+# .run/bench/latest points to the last one. BENCHMARKS.md keeps the summary
+# of the last full run.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-quick= profile=release
-for arg in "$@"; do
-    case $arg in
+quick= profile=release runs=1
+args=("$@")
+while (($#)); do
+    case $1 in
     --quick) quick=1 ;;
     --debug) profile=debug ;;
-    *) die "usage: scripts/bench.sh [--quick] [--debug]" ;;
+    --runs)
+        [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--runs takes a number of runs, 1 or more"
+        runs=$2
+        shift
+        ;;
+    *) die "usage: scripts/bench.sh [--quick] [--debug] [--runs N]" ;;
     esac
+    shift
 done
 
 if [[ -n $quick ]]; then
@@ -29,30 +39,47 @@ else
     INTAKE_SECONDS=20 PIPELINE_REQUESTS=20000 STEADY_SECONDS=30 LATENCY_SECONDS=30
     PGBENCH_SECONDS=20 BROKER_MESSAGES=50000 AZURITE_CYCLES=5000 RECOVERY_REQUESTS=100000
 fi
-
-say "setup: checking tools and services"
-bash "$LB_ROOT/scripts/setup.sh"
-use_cargo
-cd "$LB_ROOT"
-command -v pgbench >/dev/null || apt_install postgresql-client
-
-# The ports of ecosystem.config.js: a running system (scripts/run.sh) would
-# take the bench's load and spoil both.
-for port in 8080 8090 9100 9200 9300 9400; do
-    ! port_open 127.0.0.1 "$port" || die "port $port is in use: stop the running system first (scripts/stop.sh)"
-done
-
-cargo_flags=(--locked --bins)
-[[ $profile == release ]] && cargo_flags+=(--release)
-say "building: cargo build ${cargo_flags[*]}"
-cargo build "${cargo_flags[@]}"
 bin="$LB_ROOT/target/$profile"
 
+# One run: this script again, into the directory LB_BENCH_RUN names.
+if [[ -z ${LB_BENCH_RUN:-} ]]; then
+    say "setup: checking tools and services"
+    bash "$LB_ROOT/scripts/setup.sh"
+    use_cargo
+    cd "$LB_ROOT"
+    command -v pgbench >/dev/null || apt_install postgresql-client
+
+    # The ports of ecosystem.config.js: a running system (scripts/run.sh)
+    # would take the bench's load and spoil both.
+    for port in 8080 8090 9100 9200 9300 9400; do
+        ! port_open 127.0.0.1 "$port" || die "port $port is in use: stop the running system first (scripts/stop.sh)"
+    done
+
+    cargo_flags=(--locked --bins)
+    [[ $profile == release ]] && cargo_flags+=(--release)
+    say "building: cargo build ${cargo_flags[*]}"
+    cargo build "${cargo_flags[@]}"
+
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    all="$LB_RUN_DIR/bench/$stamp"
+    mkdir -p "$all"
+    ln -sfn "$stamp" "$LB_RUN_DIR/bench/latest"
+    for ((run = 1; run <= runs; run++)); do
+        say "run $run of $runs"
+        LB_BENCH_RUN="$all/run-$run" LB_BENCH_COMMAND="scripts/bench.sh ${args[*]}" bash "${BASH_SOURCE[0]}" "${args[@]}"
+    done
+    "$bin/linebacker-bench" medians --dir "$all" >/dev/null
+    say "report: $all/report.json"
+    cat "$all/summary.md"
+    exit 0
+fi
+
+use_cargo
+cd "$LB_ROOT"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 run_id="$(printf '%04x%04x' "$RANDOM" "$RANDOM")"
-out="$LB_RUN_DIR/bench/$stamp"
+out="$LB_BENCH_RUN"
 mkdir -p "$out/logs" "$LB_RUN_DIR/logs"
-ln -sfn "$stamp" "$LB_RUN_DIR/bench/latest"
 database="lb_bench_${run_id}"
 in_process_database="lb_bench_${run_id}_in_process"
 recovery_database="lb_bench_${run_id}_recovery"
@@ -110,7 +137,7 @@ LINEBACKER__DATABASE__URL="postgres://postgres@$LB_PG_HOST:$LB_PG_PORT/$bound_da
 
 cat >"$out/machine.json" <<EOF
 {
-  "command": "scripts/bench.sh $*",
+  "command": "$LB_BENCH_COMMAND",
   "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
   "profile": "$profile",
   "cores": $(nproc),
@@ -241,5 +268,4 @@ measure broker broker --amqp-url "$amqp_url" --messages "$BROKER_MESSAGES"
 measure azurite azurite --cycles "$AZURITE_CYCLES" --concurrency 16
 
 "$bin/linebacker-bench" report --dir "$out" >/dev/null
-say "report: $out/report.json"
-cat "$out/summary.md"
+say "report of this run: $out/report.json"

@@ -134,8 +134,14 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Fails unless a report holds every measurement and a figure for every
-    /// target (its form, not its timings).
+    /// Joins the reports of the runs in a directory (run-1/, run-2/, ...)
+    /// into report.json and summary.md: each target's median.
+    Medians {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Fails unless a report of runs holds every measurement of each run and
+    /// a median for every target (its form, not its timings).
     Check {
         #[arg(long)]
         report: PathBuf,
@@ -170,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Processes { pids } => process::sample_all(&pids)?,
         Command::Report { dir } => report::write(&dir)?,
+        Command::Medians { dir } => report::write_medians(&dir)?,
         Command::Check { report } => report::check(&report)?,
         Command::DeleteQueues { names } => bounds::delete_queues(&names).await?,
     };

@@ -30,8 +30,43 @@ struct Line {
     measured: Option<f64>,
     unit: &'static str,
     bound: Option<(f64, &'static str)>,
-    /// Whether the target is met, given the measured figure and the bound.
-    met: Option<bool>,
+    /// What the target asks of the measured figure.
+    held: Held,
+}
+
+/// What a target asks of its figure.
+#[derive(Clone, Copy)]
+enum Held {
+    /// At least this share of the bound measured in the same run.
+    ShareOfBound(f64),
+    AtLeast(f64),
+    AtMost(f64),
+    Below(f64),
+}
+
+impl Held {
+    /// Whether `measured` meets the target; `ratio` is measured / bound.
+    fn met(self, measured: Option<f64>, ratio: Option<f64>) -> Option<bool> {
+        Some(match self {
+            Held::ShareOfBound(share) => ratio? >= share,
+            Held::AtLeast(floor) => measured? >= floor,
+            Held::AtMost(ceiling) => measured? <= ceiling,
+            Held::Below(ceiling) => measured? < ceiling,
+        })
+    }
+}
+
+impl Line {
+    fn ratio(&self) -> Option<f64> {
+        match (self.measured, self.bound) {
+            (Some(measured), Some((bound, _))) if bound > 0.0 => Some(measured / bound),
+            _ => None,
+        }
+    }
+
+    fn met(&self) -> Option<bool> {
+        self.held.met(self.measured, self.ratio())
+    }
 }
 
 fn at(report: &Value, pointer: &str) -> Option<f64> {
@@ -66,8 +101,6 @@ fn largest(report: &Value, sample: &str, prefixes: &[&str], field: &str) -> Opti
 const WORKERS: &[&str] = &["check-allowed", "send-to-interface", "interface-listener", "receive-status"];
 
 fn lines(report: &Value) -> Vec<Line> {
-    let at_least = |measured: Option<f64>, floor: Option<f64>| Some(measured? >= floor?);
-    let at_most = |measured: Option<f64>, ceiling: f64| Some(measured? <= ceiling);
     let intake_at = |clients, field| intake_of(report, "/intake", clients, field);
     let receiver_at = |clients, field| intake_of(report, "/intake-receiver", clients, field);
     let intake64 = receiver_at(64, "/accepted_per_second");
@@ -83,119 +116,119 @@ fn lines(report: &Value) -> Vec<Line> {
             measured: intake64,
             unit: "req/s",
             bound: pg64.map(|tps| (tps, "pgbench tps, 64 clients")),
-            met: at_least(intake64, pg64),
+            held: Held::ShareOfBound(1.0),
         },
         Line {
             target: "intake p99 at 64 clients ≤ 25 ms (receiver alone)",
             measured: receiver_at(64, "/latency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(receiver_at(64, "/latency/p99_ms"), 25.0),
+            held: Held::AtMost(25.0),
         },
         Line {
             target: "intake at 64 clients ≥ 100% of pgbench (whole system running)",
             measured: system64,
             unit: "req/s",
             bound: pg64.map(|tps| (tps, "pgbench tps, 64 clients")),
-            met: at_least(system64, pg64),
+            held: Held::ShareOfBound(1.0),
         },
         Line {
             target: "intake p99 at 64 clients ≤ 25 ms (whole system running)",
             measured: intake_at(64, "/latency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(intake_at(64, "/latency/p99_ms"), 25.0),
+            held: Held::AtMost(25.0),
         },
         Line {
             target: "outbox backlog after 64-client intake < 1,000",
             measured: backlog,
             unit: "events",
             bound: None,
-            met: backlog.map(|b| b < 1000.0),
+            held: Held::Below(1000.0),
         },
         Line {
             target: "outbox drains within 1 s",
             measured: drain,
             unit: "s",
             bound: None,
-            met: at_most(drain, 1.0),
+            held: Held::AtMost(1.0),
         },
         Line {
             target: "POST → Sent ≥ 1,000 req/s sustained (BZI in process)",
             measured: at(report, "/pipeline-in-process/sent/perSecond"),
             unit: "req/s",
             bound: at(report, "/broker/confirmedPublishesPerSecond").map(|b| (b, "raw confirmed publishes/s")),
-            met: at_least(at(report, "/pipeline-in-process/sent/perSecond"), Some(1000.0)),
+            held: Held::AtLeast(1000.0),
         },
         Line {
             target: "POST → Sent ≥ 1,000 req/s sustained (BZI on Azurite)",
             measured: at(report, "/pipeline/sent/perSecond"),
             unit: "req/s",
             bound: None,
-            met: at_least(at(report, "/pipeline/sent/perSecond"), Some(1000.0)),
+            held: Held::AtLeast(1000.0),
         },
         Line {
             target: "POST → Succeeded ≥ 80% of half Azurite's cycle rate",
             measured: succeeded,
             unit: "req/s",
             bound: half_azurite.map(|b| (b, "half of Azurite put+get+delete cycles/s")),
-            met: at_least(succeeded, half_azurite.map(|b| b * 0.8)),
+            held: Held::ShareOfBound(0.8),
         },
         Line {
             target: "POST → Sent p99 ≤ 50 ms at 200 req/s (BZI in process)",
             measured: at(report, "/steady-200-in-process/latency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(at(report, "/steady-200-in-process/latency/p99_ms"), 50.0),
+            held: Held::AtMost(50.0),
         },
         Line {
             target: "POST → Sent p99 ≤ 50 ms at 200 req/s (BZI on Azurite)",
             measured: at(report, "/steady-200/latency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(at(report, "/steady-200/latency/p99_ms"), 50.0),
+            held: Held::AtMost(50.0),
         },
         Line {
             target: "POST → Succeeded p50 ≤ 1.5 s at 1 req/s, 500 ms reply delay",
             measured: at(report, "/latency-1rps/latency/p50_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(at(report, "/latency-1rps/latency/p50_ms"), 1500.0),
+            held: Held::AtMost(1500.0),
         },
         Line {
             target: "startup recovery re-emits 100,000 stalled requests at ≥ 10,000/s",
             measured: at(report, "/recovery/perSecond"),
             unit: "req/s",
             bound: None,
-            met: at_least(at(report, "/recovery/perSecond"), Some(10_000.0)),
+            held: Held::AtLeast(10_000.0),
         },
         Line {
             target: "intake p99 ≤ 50 ms while recovery runs",
             measured: at(report, "/recovery/liveLatency/p99_ms"),
             unit: "ms",
             bound: None,
-            met: at_most(at(report, "/recovery/liveLatency/p99_ms"), 50.0),
+            held: Held::AtMost(50.0),
         },
         Line {
             target: "each worker ≤ 15 MB RSS idle",
             measured: largest(report, "/processes-idle", WORKERS, "rssMb"),
             unit: "MB",
             bound: None,
-            met: at_most(largest(report, "/processes-idle", WORKERS, "rssMb"), 15.0),
+            held: Held::AtMost(15.0),
         },
         Line {
             target: "each worker ≤ 40 MB RSS under load (peak)",
             measured: largest(report, "/pipeline/processesAfter", WORKERS, "peakRssMb"),
             unit: "MB",
             bound: None,
-            met: at_most(largest(report, "/pipeline/processesAfter", WORKERS, "peakRssMb"), 40.0),
+            held: Held::AtMost(40.0),
         },
         Line {
             target: "receiver ≤ 60 MB RSS under load (peak)",
             measured: largest(report, "/pipeline/processesAfter", &["http-receiver"], "peakRssMb"),
             unit: "MB",
             bound: None,
-            met: at_most(largest(report, "/pipeline/processesAfter", &["http-receiver"], "peakRssMb"), 60.0),
+            held: Held::AtMost(60.0),
         },
     ]
 }
@@ -208,21 +241,45 @@ fn figure(value: Option<f64>) -> String {
     }
 }
 
+fn met_word(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    }
+}
+
+fn ratio_text(ratio: Option<f64>) -> String {
+    ratio.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_default()
+}
+
+fn bound_text(bound: Option<(f64, &str)>) -> String {
+    bound.map(|(b, what)| format!("{} ({what})", figure(Some(b)))).unwrap_or_default()
+}
+
+/// The table of one run and what its pipeline runs cost the machine.
 fn summary(report: &Value) -> String {
     let mut text = String::from("| target | measured | bound | ratio | met |\n|---|---|---|---|---|\n");
     for line in lines(report) {
-        let (bound, ratio) = match (line.bound, line.measured) {
-            (Some((b, what)), Some(m)) if b > 0.0 => (format!("{} ({what})", figure(Some(b))), format!("{:.0}%", m / b * 100.0)),
-            (Some((b, what)), None) => (format!("{} ({what})", figure(Some(b))), String::new()),
-            _ => (String::new(), String::new()),
-        };
-        let met = match line.met {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "?",
-        };
-        let _ = writeln!(text, "| {} | {} {} | {bound} | {ratio} | {met} |", line.target, figure(line.measured), line.unit);
+        let _ = writeln!(
+            text,
+            "| {} | {} {} | {} | {} | {} |",
+            line.target,
+            figure(line.measured),
+            line.unit,
+            bound_text(line.bound),
+            ratio_text(line.ratio()),
+            met_word(line.met())
+        );
     }
+    text.push_str(&costs(report));
+    text
+}
+
+/// Where the machine's CPU went in the pipeline runs, and how deep the
+/// Azure queues grew.
+fn costs(report: &Value) -> String {
+    let mut text = String::new();
     for (run, what) in [("pipeline", "the PM2 system, BZI on Azurite"), ("pipeline-in-process", "one process, BZI in it")] {
         if let Some(machine) = report.pointer(&format!("/{run}/machine")) {
             text.push_str(&where_the_cpu_went(run, what, machine, report.pointer(&format!("/{run}/database"))));
@@ -263,23 +320,157 @@ fn where_the_cpu_went(run: &str, what: &str, machine: &Value, database: Option<&
     text
 }
 
-/// Writes `report.json` and `summary.md` into `dir`; answers the report.
+/// Writes `report.json` and `summary.md` of one run into its directory
+/// `dir`; answers the report.
 pub fn write(dir: &Path) -> anyhow::Result<Value> {
-    let report = Value::Object(measurements(dir)?);
-    let targets: Vec<Value> = lines(&report)
+    let mut report = measurements(dir)?;
+    let targets: Vec<Value> = lines(&Value::Object(report.clone()))
         .into_iter()
-        .map(|l| json!({ "target": l.target, "measured": l.measured, "unit": l.unit, "bound": l.bound.map(|b| b.0), "met": l.met }))
+        .map(|l| {
+            json!({ "target": l.target, "measured": l.measured, "unit": l.unit, "bound": l.bound.map(|b| b.0),
+                    "ratio": l.ratio(), "met": l.met() })
+        })
         .collect();
-    let mut report = report;
-    if let Value::Object(map) = &mut report {
-        map.insert("targets".to_owned(), Value::Array(targets));
-    }
+    report.insert("targets".to_owned(), Value::Array(targets));
+    let report = Value::Object(report);
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
     std::fs::write(dir.join("summary.md"), summary(&report))?;
     Ok(report)
 }
 
-/// The measurements every report holds, one file of the run directory each.
+/// The reports of the runs in `dir` (`run-1/report.json`, `run-2/…`), in
+/// their order.
+fn runs(dir: &Path) -> anyhow::Result<Vec<Value>> {
+    let mut numbered = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let number = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("run-")?.parse::<u32>().ok());
+        if let Some(number) = number {
+            numbered.push((number, path.join("report.json")));
+        }
+    }
+    numbered.sort();
+    numbered
+        .into_iter()
+        .map(|(_, path)| {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+        })
+        .collect()
+}
+
+/// The median of `values`, if every run has one (the mean of the middle two
+/// of an even count).
+fn median(values: &[Option<f64>]) -> Option<f64> {
+    let mut values: Vec<f64> = values.iter().copied().collect::<Option<_>>()?;
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] })
+}
+
+/// One target over several runs: the median figure, the median bound, and
+/// the median of the ratios, each ratio to the bound of its own run.
+struct Medians {
+    target: &'static str,
+    unit: &'static str,
+    what: Option<&'static str>,
+    held: Held,
+    measured: Vec<Option<f64>>,
+    bounds: Vec<Option<f64>>,
+    ratios: Vec<Option<f64>>,
+}
+
+impl Medians {
+    fn of(reports: &[Value]) -> Vec<Medians> {
+        let per_run: Vec<Vec<Line>> = reports.iter().map(lines).collect();
+        let Some(first) = per_run.first() else { return Vec::new() };
+        first
+            .iter()
+            .enumerate()
+            .map(|(index, line)| Medians {
+                target: line.target,
+                unit: line.unit,
+                what: per_run.iter().find_map(|run| run[index].bound.map(|b| b.1)),
+                held: line.held,
+                measured: per_run.iter().map(|run| run[index].measured).collect(),
+                bounds: per_run.iter().map(|run| run[index].bound.map(|b| b.0)).collect(),
+                ratios: per_run.iter().map(|run| run[index].ratio()).collect(),
+            })
+            .collect()
+    }
+
+    fn measured(&self) -> Option<f64> {
+        median(&self.measured)
+    }
+
+    fn bound(&self) -> Option<f64> {
+        self.what.and(median(&self.bounds))
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        self.what.and(median(&self.ratios))
+    }
+
+    fn met(&self) -> Option<bool> {
+        self.held.met(self.measured(), self.ratio())
+    }
+}
+
+/// The table of several runs: each target's median beside each run's figure.
+fn median_summary(reports: &[Value]) -> String {
+    let mut text = match reports.len() {
+        1 => String::from("One run.\n\n"),
+        runs => format!("Medians of {runs} runs; a ratio is to the bound of the same run, and the median of the runs' ratios.\n\n"),
+    };
+    text.push_str(
+        "| target | measured (median) | bound (median) | ratio (median) | met | each run |\n|---|---|---|---|---|---|\n",
+    );
+    for target in Medians::of(reports) {
+        let each: Vec<String> = target.measured.iter().map(|m| figure(*m)).collect();
+        let _ = writeln!(
+            text,
+            "| {} | {} {} | {} | {} | {} | {} |",
+            target.target,
+            figure(target.measured()),
+            target.unit,
+            bound_text(target.bound().zip(target.what)),
+            ratio_text(target.ratio()),
+            met_word(target.met()),
+            each.join(", ")
+        );
+    }
+    for (number, report) in reports.iter().enumerate() {
+        let costs = costs(report);
+        if !costs.is_empty() {
+            let _ = write!(text, "\n#### Run {}\n{costs}", number + 1);
+        }
+    }
+    text
+}
+
+/// Writes the report of the runs in `dir` (each `run-N/report.json`):
+/// `report.json` with every run and each target's medians, and
+/// `summary.md`; answers the report.
+pub fn write_medians(dir: &Path) -> anyhow::Result<Value> {
+    let reports = runs(dir)?;
+    anyhow::ensure!(!reports.is_empty(), "{} holds no run-N/report.json", dir.display());
+    let targets: Vec<Value> = Medians::of(&reports)
+        .iter()
+        .map(|t| {
+            json!({ "target": t.target, "unit": t.unit, "measured": t.measured(), "bound": t.bound(),
+                    "ratio": t.ratio(), "met": t.met(), "runs": t.measured })
+        })
+        .collect();
+    let report = json!({ "machine": reports[0]["machine"], "targets": targets, "runs": reports });
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(dir.join("summary.md"), median_summary(&reports))?;
+    Ok(report)
+}
+
+/// The measurements every run's report holds, one file of its directory each.
 const MEASUREMENTS: &[&str] =
     &[
         "machine",
@@ -298,16 +489,37 @@ const MEASUREMENTS: &[&str] =
         "azurite",
     ];
 
-/// The report's form: every measurement there, and a figure for every target.
+/// The form of one run's report: every measurement there, and a figure for
+/// every target.
+fn check_run(report: &Value) -> Result<(), String> {
+    let missing: Vec<&str> = MEASUREMENTS.iter().copied().filter(|name| report.get(name).is_none()).collect();
+    let unmeasured: Vec<&str> = lines(report).into_iter().filter(|l| l.measured.is_none()).map(|l| l.target).collect();
+    if missing.is_empty() && unmeasured.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("measurements missing: {missing:?}; targets without a figure: {unmeasured:?}"))
+    }
+}
+
+/// The form of the report of a bench command: at least one run, every run
+/// well formed, and a median figure for every target.
 pub fn check(path: &Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let report: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let missing: Vec<&str> = MEASUREMENTS.iter().copied().filter(|name| report.get(name).is_none()).collect();
-    let unmeasured: Vec<&str> = lines(&report).into_iter().filter(|l| l.measured.is_none()).map(|l| l.target).collect();
-    if !missing.is_empty() || !unmeasured.is_empty() {
-        anyhow::bail!("{}: measurements missing: {missing:?}; targets without a figure: {unmeasured:?}", path.display());
+    let Some(reports) = report["runs"].as_array().filter(|runs| !runs.is_empty()) else {
+        anyhow::bail!("{}: no runs", path.display());
+    };
+    for (number, run) in reports.iter().enumerate() {
+        check_run(run).map_err(|problem| anyhow::anyhow!("{}, run {}: {problem}", path.display(), number + 1))?;
     }
-    Ok(json!({ "report": path.display().to_string(), "measurements": MEASUREMENTS.len(), "targets": lines(&report).len() }))
+    let targets = report["targets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let without: Vec<&str> =
+        targets.iter().filter(|t| t["measured"].as_f64().is_none()).filter_map(|t| t["target"].as_str()).collect();
+    if targets.len() != lines(&reports[0]).len() || !without.is_empty() {
+        anyhow::bail!("{}: {} targets, these without a median: {without:?}", path.display(), targets.len());
+    }
+    Ok(json!({ "report": path.display().to_string(), "runs": reports.len(), "measurements": MEASUREMENTS.len(),
+               "targets": targets.len() }))
 }
 
 #[cfg(test)]
@@ -364,9 +576,47 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bench-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("report.json");
-        std::fs::write(&path, r#"{"machine": {}, "intake": []}"#).unwrap();
+        std::fs::write(&path, r#"{"runs": [{"machine": {}, "intake": []}], "targets": []}"#).unwrap();
         let error = check(&path).unwrap_err().to_string();
-        assert!(error.contains("pipeline") && error.contains("intake p99"), "{error}");
+        assert!(error.contains("run 1") && error.contains("pipeline") && error.contains("intake p99"), "{error}");
+        std::fs::write(&path, r#"{"runs": [], "targets": []}"#).unwrap();
+        assert!(check(&path).unwrap_err().to_string().contains("no runs"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn several_runs_give_the_median_of_each_figure_and_of_the_ratios_to_their_own_bounds() {
+        let dir = std::env::temp_dir().join(format!("bench-medians-{}", std::process::id()));
+        for (number, (intake, tps)) in [(2000.0, 2500.0), (3000.0, 2000.0), (2500.0, 3000.0)].iter().enumerate() {
+            let run = dir.join(format!("run-{}", number + 1));
+            std::fs::create_dir_all(&run).unwrap();
+            let report = json!({
+                "machine": { "cores": 2 },
+                "intake-receiver": [{ "clients": 64, "accepted_per_second": intake, "latency": { "p99_ms": 10.0 * (number as f64 + 1.0) } }],
+                "pgbench": { "runs": [{ "clients": 64, "tps": tps }] },
+            });
+            std::fs::write(run.join("report.json"), report.to_string()).unwrap();
+        }
+        let report = write_medians(&dir).unwrap();
+        let intake = &report["targets"][0];
+        // 2500 of 2500 would be met; the runs' own ratios are 80%, 150% and
+        // 83%, so the median ratio is 83% and the target is not.
+        assert_eq!(intake["measured"], json!(2500.0));
+        assert_eq!(intake["bound"], json!(2500.0));
+        assert!((intake["ratio"].as_f64().unwrap() - 2500.0 / 3000.0).abs() < 1e-9, "{intake}");
+        assert_eq!(intake["met"], json!(false));
+        assert_eq!(report["targets"][1]["measured"], json!(20.0));
+        assert_eq!(report["targets"][1]["met"], json!(true));
+        assert_eq!(report["runs"].as_array().unwrap().len(), 3);
+        let text = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+        assert!(text.starts_with("Medians of 3 runs"), "{text}");
+        assert!(
+            text.contains("| intake p99 at 64 clients ≤ 25 ms (receiver alone) | 20.00 ms |  |  | yes | 10.00, 20.00, 30.00 |"),
+            "{text}"
+        );
+        assert!(text.contains("| 2500 req/s | 2500 (pgbench tps, 64 clients) | 83% | no | 2000, 3000, 2500 |"), "{text}");
+        // A target no run measured has no median.
+        assert!(text.contains("| outbox drains within 1 s | not measured s |  |  | ? |"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
