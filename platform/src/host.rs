@@ -34,7 +34,7 @@ pub enum Bus {
 
 impl Bus {
     fn from_settings(settings: &Settings, process: &str) -> Self {
-        match settings.bus.kind {
+        match settings.bus.kind() {
             BusKind::Rabbitmq => {
                 let connection = settings.process_name(process);
                 Self::Rabbit(RabbitBus::new(settings.rabbitmq.bus_settings(&settings.retry, &connection)))

@@ -27,9 +27,6 @@ use crate::component::{Component, Needs};
 use crate::host::{Bus, Host};
 use crate::retry::retry_until_done;
 
-/// The environment variable that chooses the bus, also in dev mode.
-const BUS_KIND_VARIABLE: &str = "LINEBACKER__BUS__KIND";
-
 /// How long closing each connection may take once everything else stopped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -38,7 +35,7 @@ pub struct Process {
     name: &'static str,
     components: Vec<Box<dyn Component>>,
     /// Dev mode: every component in this one process, so events travel on
-    /// the in-memory bus unless the environment names a bus.
+    /// the in-memory bus unless the settings name a bus.
     in_memory: bool,
 }
 
@@ -48,9 +45,9 @@ impl Process {
     }
 
     /// Runs on the in-memory bus (dev mode): the process holds every
-    /// consumer of its events. `LINEBACKER__BUS__KIND=rabbitmq` in the
-    /// environment still puts it on the broker (the bench measures the
-    /// whole pipeline that way, with the BZI in the process).
+    /// consumer of its events. A `bus.kind` in the settings still chooses
+    /// (`LINEBACKER__BUS__KIND=rabbitmq` puts it on the broker: the bench
+    /// measures the whole pipeline that way, with the BZI in the process).
     pub fn in_memory(mut self) -> Self {
         self.in_memory = true;
         self
@@ -98,8 +95,8 @@ impl Process {
     /// they serve; connects to nothing yet. Tests run a process this way,
     /// with settings of their own.
     pub fn start(self, mut settings: Settings) -> anyhow::Result<RunningProcess> {
-        if self.in_memory && std::env::var_os(BUS_KIND_VARIABLE).is_none() {
-            settings.bus.kind = BusKind::Memory;
+        if self.in_memory {
+            settings.bus.kind.get_or_insert(BusKind::Memory);
         }
         let needs = self.components.iter().fold(Needs::default(), |all, component| {
             let needs = component.needs();

@@ -98,6 +98,7 @@ pub struct Settings {
     pub zpages: ZpagesSettings,
     pub database: DatabaseSettings,
     pub rabbitmq: RabbitmqSettings,
+    #[serde(default)]
     pub bus: BusSettings,
     pub outbox: OutboxSettings,
     pub backup_job_service: BackupJobServiceSettings,
@@ -251,7 +252,9 @@ mod tests {
         assert_eq!(settings.database.url.expose_secret(), "postgres://postgres@127.0.0.1:5432/linebacker");
         assert_eq!(settings.rabbitmq.url.expose_secret(), "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(settings.rabbitmq.exchange, "linebacker");
-        assert_eq!(settings.bus.kind, BusKind::Rabbitmq);
+        // Unset, so that dev mode can tell it from a choice of RabbitMQ.
+        assert_eq!(settings.bus.kind, None);
+        assert_eq!(settings.bus.kind(), BusKind::Rabbitmq);
         assert_eq!(settings.backup_job_service.url, "http://127.0.0.1:8090");
         assert_eq!(settings.azure_queue.account_uri, "http://127.0.0.1:10001/devstoreaccount1");
         assert_eq!(settings.azure_queue.account_name, "devstoreaccount1");
@@ -268,7 +271,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(settings.http.port, 18080);
-        assert_eq!(settings.bus.kind, BusKind::Memory);
+        assert_eq!(settings.bus.kind(), BusKind::Memory);
         assert_eq!(settings.instance, 3);
         assert_eq!(settings.zpages_port(), 9103);
         assert_eq!(settings.process_name("check-allowed"), "check-allowed-3");

@@ -90,9 +90,18 @@ pub enum BusKind {
     Memory,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct BusSettings {
-    pub kind: BusKind,
+    /// As configured: `None` when no source names it.
+    #[serde(default)]
+    pub kind: Option<BusKind>,
+}
+
+impl BusSettings {
+    /// The bus to run on: RabbitMQ unless configured otherwise.
+    pub fn kind(&self) -> BusKind {
+        self.kind.unwrap_or(BusKind::Rabbitmq)
+    }
 }
 
 #[cfg(test)]
