@@ -72,25 +72,11 @@ pub async fn answer(bzi: InMemoryInterface, reply_delay: Duration, failure_share
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use linebacker_domain::external::API_VERSION;
-    use linebacker_domain::{BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
-
-    use linebacker_domain::external::InterfaceRequest;
+    use linebacker_domain::BackupProviderCode;
     use linebacker_domain::ports::{BackupInterface, StatusInbox};
+    use linebacker_domain::testing::fixtures::interface_request_for;
 
     use super::*;
-
-    fn request(id: &str) -> InterfaceRequest {
-        InterfaceRequest {
-            api_version: API_VERSION.to_owned(),
-            backup_request_id: BackupRequestId::try_from(id).unwrap(),
-            backup_job_id: BackupJobId::try_from("job-1").unwrap(),
-            data_date: DataDate::try_from("2022-05-30").unwrap(),
-            prepared_data_path_name: PreparedDataPathName::try_from("/prepared/r-1").unwrap(),
-            backup_provider_code: BackupProviderCode::Local,
-            storage_path_name: "/backups/job-1".to_owned(),
-        }
-    }
 
     const HIDDEN: Duration = Duration::from_secs(10);
 
@@ -99,8 +85,8 @@ mod tests {
         let bzi = InMemoryInterface::new();
         let stop = CancellationToken::new();
         let answering = tokio::spawn(answer(bzi.clone(), Duration::from_millis(1), 0.0, Arc::new(Stats::default()), stop.clone()));
-        bzi.send(&request("r-1")).await.unwrap();
-        bzi.send(&request("r-2")).await.unwrap();
+        bzi.send(&interface_request_for("r-1")).await.unwrap();
+        bzi.send(&interface_request_for("r-2")).await.unwrap();
         let mut answered = Vec::new();
         for _ in 0..200 {
             answered.extend(bzi.receive(32, HIDDEN).await.unwrap());

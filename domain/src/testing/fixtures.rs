@@ -9,7 +9,7 @@ use crate::event::{DomainEvent, EventType};
 use crate::external::{API_VERSION, BackupJob, InterfaceRequest, ResultTypeCode, StoreStatus};
 use crate::ports::BackupRequestRepository;
 use crate::request::{
-    Backup, BackupJobId, BackupProviderCode, BackupRequest, DataDate, NewBackupRequest, PreparedDataPathName,
+    Backup, BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate, NewBackupRequest, PreparedDataPathName,
     RequesterId, StatusTypeCode, TransportTypeCode, now,
 };
 
@@ -106,6 +106,13 @@ pub async fn stored_in(store: &(impl BackupRequestRepository + ?Sized), status: 
 /// What send-to-interface puts on the BZI's queue for an allowed request.
 pub fn interface_request() -> InterfaceRequest {
     InterfaceRequest::for_request(&request_in(StatusTypeCode::Allowed))
+}
+
+/// `interface_request`, for the request `id`.
+pub fn interface_request_for(id: &str) -> InterfaceRequest {
+    let mut request = interface_request();
+    request.backup_request_id = BackupRequestId::try_from(id).unwrap();
+    request
 }
 
 pub fn event(event_type: EventType, request: &BackupRequest) -> DomainEvent {

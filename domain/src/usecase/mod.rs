@@ -45,6 +45,11 @@ pub(crate) async fn continued_trace(traces: Option<&dyn RequestTraces>, id: &Bac
         }),
         None => None,
     };
+    continued_from(stored)
+}
+
+/// A child of the stored trace, or a new root where none is stored.
+fn continued_from(stored: Option<TraceParent>) -> TraceParent {
     stored.map_or_else(TraceParent::new_root, |trace| trace.child())
 }
 
@@ -60,9 +65,7 @@ pub(crate) async fn continued_traces(
         }),
         None => HashMap::new(),
     };
-    ids.iter()
-        .map(|id| (id.clone(), stored.remove(id).map_or_else(TraceParent::new_root, |trace| trace.child())))
-        .collect()
+    ids.iter().map(|id| (id.clone(), continued_from(stored.remove(id)))).collect()
 }
 
 /// What a message handler did with a message it could handle.

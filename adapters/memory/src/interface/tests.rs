@@ -7,26 +7,14 @@
 use std::time::Duration;
 
 use linebacker_domain::dead_letter::DeadLetters;
-use linebacker_domain::external::{API_VERSION, InterfaceRequest, ResultTypeCode};
+use linebacker_domain::external::ResultTypeCode;
 use linebacker_domain::ports::{BackupInterface, InboxMessage, InboxReceipt, StatusInbox};
-use linebacker_domain::{BackupJobId, BackupProviderCode, BackupRequestId, DataDate, PreparedDataPathName};
+use linebacker_domain::testing::fixtures::interface_request_for;
 use tokio_util::sync::CancellationToken;
 
 use super::InMemoryInterface;
 
 const VISIBILITY: Duration = Duration::from_secs(30);
-
-fn request(id: &str) -> InterfaceRequest {
-    InterfaceRequest {
-        api_version: API_VERSION.to_owned(),
-        backup_request_id: BackupRequestId::try_from(id).unwrap(),
-        backup_job_id: BackupJobId::try_from("job-17").unwrap(),
-        data_date: DataDate::try_from("2022-05-30").unwrap(),
-        prepared_data_path_name: PreparedDataPathName::try_from("/prepared/job-17").unwrap(),
-        backup_provider_code: BackupProviderCode::Local,
-        storage_path_name: "/store/job-17".to_owned(),
-    }
-}
 
 fn failed_status(id: &str) -> String {
     format!(r#"{{"apiVersion":"2022-05-22","backupRequestId":"{id}","resultTypeCode":"Failed","messageText":"no room"}}"#)
@@ -41,13 +29,13 @@ async fn take_one(interface: &InMemoryInterface) -> InboxMessage {
 #[tokio::test]
 async fn sent_requests_are_taken_oldest_first_and_counted_until_taken() {
     let interface = InMemoryInterface::new();
-    interface.send(&request("r-1")).await.unwrap();
-    interface.send(&request("r-2")).await.unwrap();
+    interface.send(&interface_request_for("r-1")).await.unwrap();
+    interface.send(&interface_request_for("r-2")).await.unwrap();
     assert_eq!(interface.request_count(), 2);
 
     let stop = CancellationToken::new();
-    assert_eq!(interface.next_request(&stop).await, Some(request("r-1")));
-    assert_eq!(interface.next_request(&stop).await, Some(request("r-2")));
+    assert_eq!(interface.next_request(&stop).await, Some(interface_request_for("r-1")));
+    assert_eq!(interface.next_request(&stop).await, Some(interface_request_for("r-2")));
     assert_eq!(interface.request_count(), 0);
 }
 
@@ -60,9 +48,9 @@ async fn taking_a_request_waits_for_one_to_be_sent() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(!waiting.is_finished());
 
-    interface.send(&request("r-1")).await.unwrap();
+    interface.send(&interface_request_for("r-1")).await.unwrap();
 
-    assert_eq!(waiting.await.unwrap(), Some(request("r-1")));
+    assert_eq!(waiting.await.unwrap(), Some(interface_request_for("r-1")));
 }
 
 #[tokio::test(start_paused = true)]
