@@ -104,6 +104,7 @@ pub fn metrics() -> &'static Metrics {
 
 impl Metrics {
     pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         let status = status.to_string();
         self.http_requests.with_label_values(&[route, method, &status]).inc();
         self.http_duration.with_label_values(&[route, method, &status]).observe(elapsed.as_secs_f64());
@@ -155,6 +156,18 @@ impl Metrics {
     }
 }
 
+/// The methods counted under their own name. Any caller, without a token,
+/// can send a request with a method it invents; counted by name, each would
+/// be a new series here and in every heartbeat and `healthz` that carries
+/// the counts, without bound.
+const COUNTED_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+
+/// The `method` label of a request: its method when it is a standard one,
+/// `other` otherwise.
+pub fn method_label(method: &str) -> &str {
+    COUNTED_METHODS.into_iter().find(|known| *known == method).unwrap_or("other")
+}
+
 /// The content type of `render`'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -180,5 +193,25 @@ mod tests {
         assert!(text.contains(r#"linebacker_request_status_transitions_total{from="Received",to="Allowed"} 1"#), "{text}");
         assert!(text.contains(r#"linebacker_breaker_state{breaker="database"} 2"#), "{text}");
         assert!(text.contains(r#"linebacker_outbox_publish_lag_seconds_count{event="BackupRequestAllowed"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn invented_methods_are_counted_in_one_other_series() {
+        let metrics = metrics();
+        let route = "/test/invented-methods";
+        for method in ["FOO", "BAR", "get", "PROPFIND", "X".repeat(200).as_str()] {
+            metrics.observe_http(route, method, 405, Duration::from_millis(1));
+        }
+        metrics.observe_http(route, "DELETE", 405, Duration::from_millis(1));
+        let mut methods: Vec<(String, u64)> = metrics
+            .gather_http_requests()
+            .into_iter()
+            .filter(|(labels, _)| labels.iter().any(|(name, value)| name == "route" && value == route))
+            .filter_map(|(labels, count)| {
+                labels.into_iter().find(|(name, _)| name == "method").map(|(_, method)| (method, count))
+            })
+            .collect();
+        methods.sort();
+        assert_eq!(methods, vec![("DELETE".to_owned(), 1), ("other".to_owned(), 5)]);
     }
 }
