@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{AppEnv, ConfigError};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthIssuer {
@@ -32,8 +32,9 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     /// With auth off nothing else is needed; with it on, issuers with their
-    /// JWKS URLs and an audience.
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    /// JWKS URLs and an audience. Outside `dev` and `test` a JWKS must come
+    /// over `https://`: whoever can alter it in transit can sign tokens.
+    pub(super) fn validate(&self, app_env: AppEnv) -> Result<(), ConfigError> {
         if !self.enabled {
             return Ok(());
         }
@@ -51,6 +52,12 @@ impl AuthSettings {
                 return Err(ConfigError::invalid(
                     "auth.issuers",
                     format!("the jwks_url of {} must be an http:// or https:// URL", issuer.issuer),
+                ));
+            }
+            if app_env == AppEnv::Production && !issuer.jwks_url.starts_with("https://") {
+                return Err(ConfigError::invalid(
+                    "auth.issuers[].jwks_url",
+                    format!("of {} must be an https:// URL outside dev and test", issuer.issuer),
                 ));
             }
         }
@@ -125,6 +132,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("`auth.audience`"), "{error}");
+    }
+
+    #[test]
+    fn an_http_jwks_url_stops_a_production_process_naming_the_key() {
+        let error = load_production_with(
+            "[auth]\nenabled = true\naudience = \"linebacker\"\n\
+             issuers = [{ issuer = \"https://id.example\", jwks_url = \"http://id.example/jwks\" }]\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("`auth.issuers[].jwks_url`"), "{error}");
+        assert!(error.to_string().contains("https://"), "{error}");
+    }
+
+    #[test]
+    fn production_with_auth_off_must_listen_on_loopback_only() {
+        let error = load_production_with("[auth]\nenabled = false\n[http]\nhost = \"0.0.0.0\"\n").unwrap_err().to_string();
+        assert!(error.contains("`auth.enabled`") && error.contains("`http.host`"), "{error}");
+        for host in ["127.0.0.1", "::1", "localhost"] {
+            let settings = load_production_with(&format!("[auth]\nenabled = false\n[http]\nhost = \"{host}\"\n"));
+            assert!(settings.is_ok(), "{host}: {:?}", settings.err());
+        }
+        assert!(load_production_with("[auth]\nenabled = false\n[http]\nhost = \"::\"\n").is_err());
     }
 
     #[test]

@@ -21,6 +21,12 @@ impl HttpSettings {
         }
         Ok(())
     }
+
+    /// Whether `host` is a loopback address or `localhost`.
+    pub fn binds_loopback_only(&self) -> bool {
+        let host = self.host.trim().trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -165,13 +165,31 @@ impl Settings {
         self.http.validate()?;
         self.outbox.validate()?;
         self.backup_job_service.validate()?;
-        self.auth.validate()?;
+        self.auth.validate(self.app_env)?;
+        self.check_exposure()?;
         self.breaker.validate()?;
         self.worker.validate()?;
         self.retry.validate()?;
         self.interface_listener.validate()?;
         self.recovery.validate()?;
         self.heartbeat.validate()
+    }
+
+    /// In production an API without auth lets anyone who reaches it cancel
+    /// requests and purge dead letters, so it may only listen on loopback
+    /// (behind a proxy that authenticates, say).
+    fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.app_env != AppEnv::Production || self.auth.enabled || self.http.binds_loopback_only() {
+            return Ok(());
+        }
+        Err(ConfigError::invalid(
+            "auth.enabled",
+            format!(
+                "is false in production, so `http.host` must be a loopback address (127.0.0.1, ::1 or localhost), \
+                 not {:?}; or turn auth on",
+                self.http.host
+            ),
+        ))
     }
 
     /// `<process>-<instance>`: how the broker and logs name this process.
