@@ -2,7 +2,8 @@
 //! tried again (no answer, a timeout, 5xx, throttling, a queue not created
 //! yet) is `Unavailable`; any other refusal is `Unexpected`, naming the HTTP
 //! status and the service's error code. Neither ever carries the account key
-//! or a signature.
+//! or a signature: a SAS token travels in the request URL's query, so a
+//! transport error names the URL without its query.
 
 use anyhow::anyhow;
 use linebacker_domain::DomainError;
@@ -11,7 +12,10 @@ use reqwest::{Response, StatusCode};
 use crate::xml;
 
 /// A request that got no answer: refused, reset, timed out.
-pub(crate) fn transport(what: &str, error: reqwest::Error) -> DomainError {
+pub(crate) fn transport(what: &str, mut error: reqwest::Error) -> DomainError {
+    if let Some(url) = error.url_mut() {
+        url.set_query(None);
+    }
     let chain = linebacker_tls::cause_chain(&error);
     let kind = if error.is_timeout() {
         "timed out"
