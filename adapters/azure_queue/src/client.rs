@@ -1,6 +1,6 @@
 //! A client of one queue of one storage account, over the Queue service's
-//! REST API: create, put, get, delete, count, clear. Every call is bounded by
-//! the configured timeout.
+//! REST API: create, put, get, peek, release, delete, count, clear. Every
+//! call is bounded by the configured timeout.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +31,15 @@ pub struct QueueMessage {
     /// How often the message was taken, this time included.
     pub dequeue_count: u32,
     /// The message text as the queue holds it (see `MessageEncoding`).
+    pub text: String,
+}
+
+/// One message seen by `QueueClient::peek`: neither hidden nor taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekedMessage {
+    pub message_id: String,
+    /// How often the message was taken.
+    pub dequeue_count: u32,
     pub text: String,
 }
 
@@ -142,16 +151,38 @@ impl QueueClient {
         xml::parse_messages(&body).map_err(|reason| DomainError::Unexpected(anyhow!("{what}: {reason}")))
     }
 
+    /// Up to `max` messages (1 to 32) from the front of the queue, without
+    /// taking them: their visibility and dequeue count stay as they were.
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name))]
+    pub async fn peek(&self, max: u32) -> Result<Vec<PeekedMessage>, DomainError> {
+        let what = format!("peeking at messages of queue {}", self.name);
+        let mut url = self.messages_url();
+        url.query_pairs_mut()
+            .append_pair("peekonly", "true")
+            .append_pair("numofmessages", &max.clamp(1, MAX_MESSAGES_PER_GET).to_string());
+        let response = self.send(&what, self.http.get(url)).await?;
+        let response = expect(&what, response, &[StatusCode::OK]).await?;
+        let body = response.text().await.map_err(|e| errors::transport(&what, e))?;
+        xml::parse_peeked(&body).map_err(|reason| DomainError::Unexpected(anyhow!("{what}: {reason}")))
+    }
+
+    /// Makes a message taken by `get` visible again at once, unchanged.
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, message_id = %message.message_id))]
+    pub async fn release(&self, message: &QueueMessage) -> Result<(), DomainError> {
+        let what = format!("releasing message {} of queue {}", message.message_id, self.name);
+        let mut url = self.message_url(message);
+        url.query_pairs_mut().append_pair("visibilitytimeout", "0");
+        let request = self.http.put(url).header(reqwest::header::CONTENT_LENGTH, "0");
+        let response = self.send(&what, request).await?;
+        expect(&what, response, &[StatusCode::NO_CONTENT]).await.map(drop)
+    }
+
     /// Deletes a message taken by `get`. One already gone (404) counts as
     /// deleted.
     #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, message_id = %message.message_id))]
     pub async fn delete(&self, message: &QueueMessage) -> Result<(), DomainError> {
         let what = format!("deleting message {} from queue {}", message.message_id, self.name);
-        let mut url = self.messages_url();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.push(&message.message_id);
-        }
-        url.query_pairs_mut().append_pair("popreceipt", &message.pop_receipt);
+        let url = self.message_url(message);
         let response = self.send(&what, self.http.delete(url)).await?;
         expect(&what, response, &[StatusCode::NO_CONTENT, StatusCode::NOT_FOUND]).await.map(drop)
     }
@@ -194,6 +225,16 @@ impl QueueClient {
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.push("messages");
         }
+        url
+    }
+
+    /// `<queue>/messages/<id>?popreceipt=<receipt>`: the message `get` took.
+    fn message_url(&self, message: &QueueMessage) -> Url {
+        let mut url = self.messages_url();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push(&message.message_id);
+        }
+        url.query_pairs_mut().append_pair("popreceipt", &message.pop_receipt);
         url
     }
 

@@ -16,7 +16,7 @@ mod poison;
 pub mod testing;
 mod xml;
 
-pub use client::{MAX_MESSAGES_PER_GET, QueueClient, QueueMessage, QueueServiceConfig};
+pub use client::{MAX_MESSAGES_PER_GET, PeekedMessage, QueueClient, QueueMessage, QueueServiceConfig};
 pub use credentials::{EntraIdCredentials, QueueAuth};
 pub use encoding::MessageEncoding;
 pub use poison::{AzurePoisonLetters, SCAN_VISIBILITY};

@@ -6,7 +6,7 @@ use quick_xml::Reader;
 use quick_xml::escape::unescape;
 use quick_xml::events::Event;
 
-use crate::QueueMessage;
+use crate::{PeekedMessage, QueueMessage};
 
 /// `<QueueMessage><MessageText>text</MessageText></QueueMessage>`, the text
 /// XML-escaped (not base64: SPEC §5).
@@ -47,12 +47,23 @@ struct Partial {
 }
 
 impl Partial {
-    fn finish(self, index: usize) -> Result<QueueMessage, String> {
+    /// A message of a get, which carries a pop receipt.
+    fn finish(mut self, index: usize) -> Result<QueueMessage, String> {
+        let pop_receipt = self
+            .pop_receipt
+            .take()
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| format!("message {index} of the list has no PopReceipt"))?;
+        let PeekedMessage { message_id, dequeue_count, text } = self.finish_peeked(index)?;
+        Ok(QueueMessage { message_id, pop_receipt, dequeue_count, text })
+    }
+
+    /// A message of a peek, which has no pop receipt.
+    fn finish_peeked(self, index: usize) -> Result<PeekedMessage, String> {
         let missing = |field: &str| format!("message {index} of the list has no {field}");
         let dequeue_count = self.dequeue_count.ok_or_else(|| missing("DequeueCount"))?;
-        Ok(QueueMessage {
+        Ok(PeekedMessage {
             message_id: self.message_id.filter(|id| !id.is_empty()).ok_or_else(|| missing("MessageId"))?,
-            pop_receipt: self.pop_receipt.filter(|r| !r.is_empty()).ok_or_else(|| missing("PopReceipt"))?,
             dequeue_count: dequeue_count
                 .trim()
                 .parse()
@@ -65,6 +76,16 @@ impl Partial {
 
 /// Parses the `<QueueMessagesList>` of a get.
 pub(crate) fn parse_messages(xml: &str) -> Result<Vec<QueueMessage>, String> {
+    read_list(xml)?.into_iter().enumerate().map(|(i, partial)| partial.finish(i + 1)).collect()
+}
+
+/// Parses the `<QueueMessagesList>` of a peek.
+pub(crate) fn parse_peeked(xml: &str) -> Result<Vec<PeekedMessage>, String> {
+    read_list(xml)?.into_iter().enumerate().map(|(i, partial)| partial.finish_peeked(i + 1)).collect()
+}
+
+/// The messages of a `<QueueMessagesList>`, field by field.
+fn read_list(xml: &str) -> Result<Vec<Partial>, String> {
     let mut reader = Reader::from_str(xml);
     let mut messages = Vec::new();
     let mut current: Option<Partial> = None;
@@ -96,7 +117,7 @@ pub(crate) fn parse_messages(xml: &str) -> Result<Vec<QueueMessage>, String> {
                 let name = end.local_name();
                 if name.as_ref() == "QueueMessage" {
                     if let Some(partial) = current.take() {
-                        messages.push(partial.finish(messages.len() + 1)?);
+                        messages.push(partial);
                     }
                 } else if let (Some(partial), Some(name)) = (current.as_mut(), field.take()) {
                     let value = unescape(&raw).map_err(|e| format!("bad escape in {name}: {e}"))?.into_owned();
@@ -189,6 +210,14 @@ mod tests {
         ] {
             assert!(parse_messages(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_peeked_message_needs_no_pop_receipt_but_a_taken_one_does() {
+        let peeked = list(&message("{}").replace("<PopReceipt>AgAA+/==</PopReceipt>", ""));
+        let messages = parse_peeked(&peeked).unwrap();
+        assert_eq!((messages[0].message_id.as_str(), messages[0].dequeue_count, messages[0].text.as_str()), ("id-1", 2, "{}"));
+        assert!(parse_messages(&peeked).unwrap_err().contains("PopReceipt"));
     }
 
     #[test]
