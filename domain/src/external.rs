@@ -143,6 +143,8 @@ fn check_text(value: &str, max: usize, kind: TextKind) -> Result<(), FieldError>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     const SUCCEEDED: &str = r#"{"apiVersion":"2022-05-22","backupRequestId":"r1","resultTypeCode":"Succeeded",
@@ -226,7 +228,6 @@ mod tests {
     }
 
     mod properties {
-        #![allow(clippy::unwrap_used)]
         use proptest::prelude::*;
 
         use super::*;
