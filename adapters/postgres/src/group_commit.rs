@@ -9,12 +9,19 @@
 //! again one request at a time, so one bad request fails alone; a batch that
 //! fails because the database is away fails every request in it, as each
 //! would have alone.
+//!
+//! The queue is bounded ([`MAX_WAITING_CREATES`]): while the database falls
+//! behind, a create past the bound fails at once as `Unavailable` (the
+//! receiver's 503 with `Retry-After`) instead of piling up memory and
+//! latency. A create whose caller left before a writer took it (its future
+//! dropped) is not written: nobody was answered 202 for it.
 
 use std::sync::Arc;
 
 use futures::future::join_all;
 use linebacker_domain::{BackupRequest, DomainError, DomainEvent, TraceParent};
 use sqlx::PgPool;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::{NewRequest, insert_requests};
@@ -24,6 +31,11 @@ const MAX_BATCH: usize = 64;
 /// Writers with a batch in flight at once: while one commits, the next
 /// gathers what arrived meanwhile.
 const WRITERS: usize = 4;
+/// The most creates waiting for a writer (beside the `WRITERS` batches in
+/// flight): sixteen full batches, a fraction of a second of work at the
+/// rates the receiver reaches, and far beyond what its clients keep
+/// waiting while the database keeps up.
+pub const MAX_WAITING_CREATES: usize = 16 * MAX_BATCH;
 
 /// One `create` waiting for its commit.
 struct Waiting {
@@ -43,13 +55,13 @@ impl Waiting {
 /// The queue of waiting `create`s and the writers that empty it. The
 /// writers end when the last handle to the queue is dropped.
 pub(crate) struct GroupCommit {
-    queue: mpsc::UnboundedSender<Waiting>,
+    queue: mpsc::Sender<Waiting>,
 }
 
 impl GroupCommit {
     /// Starts the writers on the current tokio runtime.
     pub(crate) fn start(pool: PgPool) -> Self {
-        let (queue, waiting) = mpsc::unbounded_channel();
+        let (queue, waiting) = mpsc::channel(MAX_WAITING_CREATES);
         let waiting = Arc::new(Mutex::new(waiting));
         for _ in 0..WRITERS {
             tokio::spawn(write_batches(pool.clone(), waiting.clone()));
@@ -69,7 +81,12 @@ impl GroupCommit {
         let (done, answer) = oneshot::channel();
         let waiting =
             Waiting { request: request.clone(), trace: trace.cloned(), by: by.clone(), events: events.to_vec(), done };
-        self.queue.send(waiting).map_err(|_| stopped())?;
+        self.queue.try_send(waiting).map_err(|error| match error {
+            TrySendError::Full(_) => DomainError::unavailable(anyhow::anyhow!(
+                "{MAX_WAITING_CREATES} new requests are already waiting for the database"
+            )),
+            TrySendError::Closed(_) => stopped(),
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -78,8 +95,9 @@ fn stopped() -> DomainError {
     DomainError::unavailable(anyhow::anyhow!("the request writer has stopped"))
 }
 
-/// One writer: takes every request waiting, writes them, answers them.
-async fn write_batches(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Waiting>>>) {
+/// One writer: takes every request waiting, writes those whose caller is
+/// still there, answers them.
+async fn write_batches(pool: PgPool, waiting: Arc<Mutex<mpsc::Receiver<Waiting>>>) {
     loop {
         let mut batch = Vec::new();
         {
@@ -88,7 +106,10 @@ async fn write_batches(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<
                 return;
             }
         }
-        write(&pool, batch).await;
+        batch.retain(|waiting| !waiting.done.is_closed());
+        if !batch.is_empty() {
+            write(&pool, batch).await;
+        }
     }
 }
 

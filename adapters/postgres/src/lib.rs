@@ -10,6 +10,7 @@ mod recovery;
 mod rows;
 mod stats;
 mod store;
+mod sweep;
 mod traces;
 
 use std::time::Duration;
@@ -19,9 +20,11 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::map_sqlx_error;
+pub use group_commit::MAX_WAITING_CREATES;
 pub use outbox::{OutboxRelay, PublishedObserver, RelayConfig};
 pub use stats::WorkStats;
 pub use store::PgStore;
+pub use sweep::SweepRecord;
 
 /// The migrations under `migrations/`, embedded in every binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
