@@ -321,6 +321,18 @@ pub struct Reemission {
     pub event: DomainEvent,
 }
 
+/// Which waiting requests a recovery pass takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Every request waiting since before the cutoff (startup recovery).
+    Any,
+    /// Only those with no event of theirs left in the outbox: a request
+    /// whose event the relay has yet to publish is not stalled, and
+    /// re-emitting it again while the broker is away would only grow the
+    /// outbox (the reconciliation sweep, SPEC §9).
+    Stalled,
+}
+
 /// Requests waiting in linebacker itself, for recovery (SPEC §6).
 #[async_trait]
 pub trait PendingRequests: Send + Sync {
@@ -330,8 +342,11 @@ pub trait PendingRequests: Send + Sync {
     /// and that were last changed strictly before `cutoff`, with an id greater
     /// than `after` (from the first when `None`), in ascending id order, so
     /// that a caller can page through them with the last id of each page.
+    /// With `Waiting::Stalled` it MUST leave out every request that has an
+    /// event in the outbox.
     async fn pending_before(
         &self,
+        waiting: Waiting,
         cutoff: DateTime<Utc>,
         sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,

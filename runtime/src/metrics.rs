@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -32,6 +33,10 @@ pub struct Metrics {
     /// Status changes this process committed, by the status left (`none`
     /// for a new request) and the status reached.
     pub transitions: IntCounterVec,
+    /// Reconciliation sweeps this process ran (SPEC §9), and the requests
+    /// they put back in motion (re-emitted or resent).
+    pub sweep_runs: IntCounter,
+    pub sweep_reemitted: IntCounter,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -76,7 +81,14 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(outbox_oldest_age.clone()))?;
     registry.register(Box::new(outbox_publish_lag.clone()))?;
     registry.register(Box::new(breaker_state.clone()))?;
+    let sweep_runs = IntCounter::new("sweep_runs_total", "Reconciliation sweeps run by this process")?;
+    let sweep_reemitted = IntCounter::new(
+        "sweep_reemitted_total",
+        "Stalled requests re-emitted, and overdue Sent ones resent, by this process's sweeps",
+    )?;
     registry.register(Box::new(transitions.clone()))?;
+    registry.register(Box::new(sweep_runs.clone()))?;
+    registry.register(Box::new(sweep_reemitted.clone()))?;
     Ok(Metrics {
         registry,
         http_requests,
@@ -89,6 +101,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
         outbox_publish_lag,
         breaker_state,
         transitions,
+        sweep_runs,
+        sweep_reemitted,
     })
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use linebacker_domain::ports::{HeldLock, PendingRequests, RecoveryLock, Reemission};
+use linebacker_domain::ports::{HeldLock, PendingRequests, RecoveryLock, Reemission, Waiting};
 use linebacker_domain::{BackupRequest, BackupRequestId, DomainError, StatusTypeCode};
 use sqlx::{Connection, PgConnection};
 use tracing::instrument;
@@ -41,6 +41,7 @@ fn pending_statuses() -> Vec<&'static str> {
 impl PendingRequests for PgStore {
     async fn pending_before(
         &self,
+        waiting: Waiting,
         cutoff: DateTime<Utc>,
         sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,
@@ -49,16 +50,19 @@ impl PendingRequests for PgStore {
         sqlx::query_as::<_, RequestRow>(concat!(
             "SELECT ",
             request_columns!(),
-            " FROM backup_requests WHERE updated_at < $2 \
+            " FROM backup_requests r WHERE updated_at < $2 \
              AND (status_type_code = ANY($1) OR (status_type_code = 'Sent' AND reply_timestamp IS NULL \
                   AND sent_to_interface_timestamp < $5)) \
-             AND ($3::text IS NULL OR backup_request_id > $3) ORDER BY backup_request_id LIMIT $4"
+             AND ($3::text IS NULL OR backup_request_id > $3) \
+             AND (NOT $6 OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.backup_request_id = r.backup_request_id)) \
+             ORDER BY backup_request_id LIMIT $4"
         ))
         .bind(pending_statuses())
         .bind(cutoff)
         .bind(after.map(BackupRequestId::as_str))
         .bind(i64::from(limit))
         .bind(sent_before)
+        .bind(waiting == Waiting::Stalled)
         .fetch_all(self.pool())
         .await
         .map_err(map_sqlx_error)?

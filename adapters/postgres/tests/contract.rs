@@ -31,6 +31,10 @@ impl Subject for Pg {
             sqlx::query_scalar("SELECT message_id FROM outbox ORDER BY id").fetch_all(self.0.pool()).await.unwrap();
         ids.into_iter().map(MessageId::from).collect()
     }
+
+    async fn relay_outbox(&self) {
+        sqlx::query("DELETE FROM outbox").execute(self.0.pool()).await.unwrap();
+    }
 }
 
 linebacker_domain::contract_suites!(

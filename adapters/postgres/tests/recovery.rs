@@ -11,7 +11,7 @@ use linebacker_domain::StatusTypeCode;
 use linebacker_domain::request::now;
 use linebacker_domain::testing::fixtures::stored_in;
 use linebacker_domain::usecase::{RecoverPending, Recovery};
-use linebacker_postgres::{Database, PgStore};
+use linebacker_postgres::{Database, PgStore, SweepRecord};
 use linebacker_runtime::TokioTimer;
 
 /// Stores a received request as last changed an hour ago.
@@ -59,4 +59,27 @@ async fn of_two_concurrent_recoveries_one_runs_and_the_other_is_refused() {
     assert_eq!(outbox_count(&database).await, 4);
     // The lock is free again once the pass ended.
     assert!(matches!(first.execute(now()).await.unwrap(), Recovery::Completed(_)));
+}
+
+#[tokio::test]
+async fn the_last_sweep_is_one_record_replaced_by_each_sweep() {
+    let database = common::migrated_database(2).await;
+    assert_eq!(database.last_sweep().await.unwrap(), None);
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z").unwrap().to_utc();
+    let first = SweepRecord { swept_at: at, reemitted: 3, resent: 1, swept_by: "http-receiver-0".to_owned() };
+    database.record_sweep(&first).await.unwrap();
+    assert_eq!(database.last_sweep().await.unwrap(), Some(first));
+
+    let second = SweepRecord {
+        swept_at: at + chrono::TimeDelta::minutes(1),
+        reemitted: 0,
+        resent: 0,
+        swept_by: "http-receiver-1".to_owned(),
+    };
+    database.record_sweep(&second).await.unwrap();
+
+    assert_eq!(database.last_sweep().await.unwrap(), Some(second));
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM reconciliation_sweep").fetch_one(database.pool()).await.unwrap();
+    assert_eq!(rows, 1);
 }

@@ -1,12 +1,17 @@
-//! The http-receiver process: startup recovery and the HTTP service on the
-//! platform's lifecycle.
+//! The http-receiver process: startup recovery, the reconciliation sweep and
+//! the HTTP service on the platform's lifecycle.
 
 use std::process::ExitCode;
 
 use linebacker_platform::Process;
-use linebacker_receiver::{HttpService, StartupRecovery};
+use linebacker_receiver::{HttpService, ReconciliationSweep, StartupRecovery};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    Process::new("http-receiver").with(StartupRecovery).with(HttpService::default()).run().await
+    Process::new("http-receiver")
+        .with(StartupRecovery)
+        .with(ReconciliationSweep)
+        .with(HttpService::default())
+        .run()
+        .await
 }

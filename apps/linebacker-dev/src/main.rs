@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use linebacker_platform::Process;
-use linebacker_receiver::{HttpService, StartupRecovery};
+use linebacker_receiver::{HttpService, ReconciliationSweep, StartupRecovery};
 use linebacker_simulator::SimulatedSystems;
 use linebacker_workers::{CheckAllowed, InterfaceListener, ReceiveStatus, SendToInterface};
 
@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         .with(InterfaceListener)
         .with(ReceiveStatus)
         .with(StartupRecovery)
+        .with(ReconciliationSweep)
         .with(HttpService::default())
         .run()
         .await

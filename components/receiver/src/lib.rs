@@ -15,4 +15,4 @@ mod routes;
 mod state;
 
 pub use application::{Application, HttpService};
-pub use recovery::StartupRecovery;
+pub use recovery::{ReconciliationSweep, StartupRecovery};

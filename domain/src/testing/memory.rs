@@ -3,7 +3,7 @@
 //! behind one lock (one lock = one transaction), and fakes of the external
 //! systems that record what they were asked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::ports::{
     BackupInterface, BackupJobService, BackupRepository, BackupRequestQueries, BackupRequestRepository, HeldLock,
     HeldRequest, InboxMessage,
     MessageBus, PendingRequests, RecoveryLock, Reemission, RequestTraces, StatusInbox, Stored, Subscription, Timer,
-    WorkQueue,
+    WorkQueue, Waiting,
 };
 use crate::request::{
     Backup, BackupJobId, BackupRequest, BackupRequestId, IdempotencyKey, StatusTypeCode, now,
@@ -124,6 +124,14 @@ impl InMemoryStore {
 
     pub fn outbox(&self) -> Vec<DomainEvent> {
         self.state.lock().map(|s| s.outbox.clone()).unwrap_or_default()
+    }
+
+    /// Empties the outbox, as a relay does once the broker confirmed every
+    /// event in it.
+    pub fn relay_outbox(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.outbox.clear();
+        }
     }
 
     pub fn request_count(&self) -> usize {
@@ -313,17 +321,23 @@ impl InMemoryStore {
 impl PendingRequests for InMemoryStore {
     async fn pending_before(
         &self,
+        waiting: Waiting,
         cutoff: DateTime<Utc>,
         sent_before: Option<DateTime<Utc>>,
         after: Option<&BackupRequestId>,
         limit: u32,
     ) -> Result<Vec<BackupRequest>, DomainError> {
         let state = self.state()?;
+        let in_outbox: HashSet<&BackupRequestId> = match waiting {
+            Waiting::Any => HashSet::new(),
+            Waiting::Stalled => state.outbox.iter().map(|event| &event.backup_request_id).collect(),
+        };
         let mut pending: Vec<BackupRequest> = state
             .requests
             .values()
             .filter(|r| r.status().is_pending_in_linebacker() || sent_before.is_some_and(|at| r.reply_overdue(at)))
             .filter(|r| state.touched.get(&r.backup_request_id()).is_some_and(|at| *at < cutoff))
+            .filter(|r| !in_outbox.contains(r.backup_request_id()))
             .filter(|r| after.is_none_or(|after| r.backup_request_id().as_str() > after.as_str()))
             .cloned()
             .collect();

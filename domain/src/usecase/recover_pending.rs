@@ -23,7 +23,7 @@ use tracing::instrument;
 
 use crate::error::DomainError;
 use crate::event::{DomainEvent, EventType};
-use crate::ports::{PendingRequests, RecoveryLock, Reemission, RequestTraces, Timer};
+use crate::ports::{PendingRequests, RecoveryLock, Reemission, RequestTraces, Timer, Waiting};
 use crate::request::{BackupRequest, BackupRequestId, StatusTypeCode};
 use crate::trace::TraceParent;
 use crate::usecase::continued_traces;
@@ -65,6 +65,8 @@ pub struct RecoverPending {
     /// Where each request's trace is kept; without it every re-emitted
     /// event starts a trace of its own.
     traces: Option<Arc<dyn RequestTraces>>,
+    /// Which waiting requests a pass takes.
+    waiting: Waiting,
 }
 
 /// The event that restarts the next step of a request waiting in `status`.
@@ -91,13 +93,29 @@ impl RecoverPending {
         timer: Arc<dyn Timer>,
         per_second: u32,
     ) -> Self {
-        Self { requests, lock, timer, per_second: per_second.max(1), resend_sent_after: None, traces: None }
+        Self {
+            requests,
+            lock,
+            timer,
+            per_second: per_second.max(1),
+            resend_sent_after: None,
+            traces: None,
+            waiting: Waiting::Any,
+        }
     }
 
     /// Re-emits each request's event in the trace it was received under, so
     /// that its recovered steps are logged with its earlier lines.
     pub fn continuing_traces(mut self, traces: Arc<dyn RequestTraces>) -> Self {
         self.traces = Some(traces);
+        self
+    }
+
+    /// Leaves out requests whose event is still in the outbox: the
+    /// reconciliation sweep's passes (SPEC §9), which run while the system
+    /// runs, take only requests whose message was lost.
+    pub fn only_stalled(mut self) -> Self {
+        self.waiting = Waiting::Stalled;
         self
     }
 
@@ -141,7 +159,7 @@ impl RecoverPending {
             .and_then(|after| chrono::Duration::from_std(after).ok())
             .map(|after| cutoff - after);
         let started = self.timer.now();
-        let mut page = self.requests.pending_before(cutoff, sent_before, None, batch_size).await?;
+        let mut page = self.requests.pending_before(self.waiting, cutoff, sent_before, None, batch_size).await?;
         while let Some(last) = page.last() {
             let full = page.len() >= batch_size as usize;
             let after = last.backup_request_id().clone();
@@ -154,7 +172,7 @@ impl RecoverPending {
             // Pages go by id, so the next one is read while this one is
             // written: they never share a request.
             let next_page = async {
-                if full { self.requests.pending_before(cutoff, sent_before, Some(&after), batch_size).await } else { Ok(Vec::new()) }
+                if full { self.requests.pending_before(self.waiting, cutoff, sent_before, Some(&after), batch_size).await } else { Ok(Vec::new()) }
             };
             let (done, next_page) = futures::join!(self.requests.reemit(cutoff, &batch), next_page);
             let done = done?;

@@ -29,6 +29,11 @@ pub struct RecoverySettings {
     /// A `Sent` request without a reply for this long is sent to the
     /// interface again by recovery.
     pub resend_sent_after_secs: u64,
+    /// How often one receiver sweeps for stalled requests (SPEC §9).
+    pub sweep_interval_secs: u64,
+    /// A request `Received` or `Allowed` for this long, with no event of it
+    /// left in the outbox, is stalled: its message was lost.
+    pub stalled_after_secs: u64,
 }
 
 impl RecoverySettings {
@@ -36,7 +41,23 @@ impl RecoverySettings {
         if self.per_second == 0 {
             return Err(ConfigError::invalid("recovery.per_second", "must be at least 1"));
         }
+        if self.sweep_interval_secs == 0 {
+            return Err(ConfigError::invalid("recovery.sweep_interval_secs", "must be at least 1"));
+        }
+        if self.stalled_after_secs == 0 {
+            return Err(ConfigError::invalid("recovery.stalled_after_secs", "must be at least 1"));
+        }
         Ok(())
+    }
+
+    /// How often the reconciliation sweep runs.
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_secs)
+    }
+
+    /// How long a request waits in linebacker before the sweep re-emits it.
+    pub fn stalled_after(&self) -> Duration {
+        Duration::from_secs(self.stalled_after_secs)
     }
 
     /// How long a `Sent` request waits for its reply before it is sent again.
@@ -81,8 +102,12 @@ mod tests {
             ("LINEBACKER__SHUTDOWN__DEADLINE_MS", "2500"),
             ("LINEBACKER__RECOVERY__RESEND_SENT_AFTER_SECS", "90"),
             ("LINEBACKER__WORKER__NOT_FOUND_GRACE_SECS", "7"),
+            ("LINEBACKER__RECOVERY__SWEEP_INTERVAL_SECS", "15"),
+            ("LINEBACKER__RECOVERY__STALLED_AFTER_SECS", "45"),
         ])
         .unwrap();
+        assert_eq!(settings.recovery.sweep_interval(), Duration::from_secs(15));
+        assert_eq!(settings.recovery.stalled_after(), Duration::from_secs(45));
         assert_eq!(settings.shutdown.deadline(), Duration::from_millis(2500));
         assert_eq!(settings.shutdown_deadline(), Duration::from_millis(2500));
         assert_eq!(settings.recovery.resend_sent_after(), Duration::from_secs(90));
@@ -91,6 +116,11 @@ mod tests {
 
     #[test]
     fn counts_of_zero_name_their_key() {
-        each_names_its_key(&[("LINEBACKER__RECOVERY__PER_SECOND", "0"), ("LINEBACKER__WORKER__MAX_ATTEMPTS", "0")]);
+        each_names_its_key(&[
+            ("LINEBACKER__RECOVERY__PER_SECOND", "0"),
+            ("LINEBACKER__WORKER__MAX_ATTEMPTS", "0"),
+            ("LINEBACKER__RECOVERY__SWEEP_INTERVAL_SECS", "0"),
+            ("LINEBACKER__RECOVERY__STALLED_AFTER_SECS", "0"),
+        ]);
     }
 }

@@ -80,7 +80,24 @@ pub async fn healthz_all(_caller: Authorized<ReadHealth>, state: web::Data<ApiSt
         "queues": queues(&state).await,
         "interfaceQueues": interface_queues(&state).await,
         "database": database_counts(&state).await,
+        "sweep": last_sweep(&state).await,
     }))
+}
+
+/// The last reconciliation sweep, by any receiver: `{at, reemitted,
+/// resent, by}`, or `null` before the first.
+async fn last_sweep(state: &ApiState) -> Value {
+    let database = state.database.clone();
+    match read_within(state, "the database", async move { database.last_sweep().await }).await {
+        Ok(Some(sweep)) => json!({
+            "at": sweep.swept_at,
+            "reemitted": sweep.reemitted,
+            "resent": sweep.resent,
+            "by": sweep.swept_by,
+        }),
+        Ok(None) => Value::Null,
+        Err(error) => error,
+    }
 }
 
 /// Each work queue as the broker counts it.

@@ -37,6 +37,10 @@ pub trait Subject: Send + Sync {
     /// The message ids of the events waiting in the outbox, in the order
     /// they were stored.
     async fn outbox(&self) -> Vec<MessageId>;
+
+    /// Empties the outbox, as a relay does once the broker confirmed every
+    /// event in it.
+    async fn relay_outbox(&self);
 }
 
 /// One `#[tokio::test]` per check of each named suite, every one on a fresh
@@ -92,6 +96,7 @@ macro_rules! __contract_suite {
             a_sent_request_is_pending_only_when_its_reply_is_overdue,
             re_emission_writes_the_events_keeps_the_status_and_happens_once_per_cutoff,
             a_cutoff_ahead_of_the_clock_still_re_emits_once,
+            a_stalled_request_is_a_waiting_one_with_no_event_left_in_the_outbox,
         ]);
     };
     (recovery_lock, $fresh:path) => {
@@ -183,6 +188,10 @@ mod in_memory {
 
         async fn outbox(&self) -> Vec<MessageId> {
             InMemoryStore::outbox(self).iter().map(|event| event.message_id).collect()
+        }
+
+        async fn relay_outbox(&self) {
+            InMemoryStore::relay_outbox(self);
         }
     }
 

@@ -7,9 +7,9 @@ use chrono::TimeDelta;
 
 use super::{Subject, id, tick};
 use crate::event::EventType;
-use crate::ports::{BackupRequestRepository, PendingRequests, Reemission};
+use crate::ports::{BackupRequestRepository, PendingRequests, Reemission, Waiting};
 use crate::request::{BackupRequest, BackupRequestId, StatusTypeCode, now};
-use crate::testing::fixtures::{advance, event, stored_in};
+use crate::testing::fixtures::{advance, event, received, stored_in};
 
 /// What the checks of this suite need of a store.
 pub trait PendingStore: BackupRequestRepository + PendingRequests {}
@@ -34,7 +34,7 @@ async fn every_page(store: &impl PendingStore, cutoff: chrono::DateTime<chrono::
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let found = store.pending_before(cutoff, None, after.as_ref(), page).await.unwrap();
+        let found = store.pending_before(Waiting::Any, cutoff, None, after.as_ref(), page).await.unwrap();
         assert!(found.len() <= page as usize);
         let Some(last) = found.last() else { break };
         after = Some(id(last).clone());
@@ -83,9 +83,9 @@ pub async fn a_sent_request_is_pending_only_when_its_reply_is_overdue(subject: i
     let cutoff = now();
 
     let sent_before = Some(now() - TimeDelta::minutes(30));
-    let found = store.pending_before(cutoff, sent_before, None, 10).await.unwrap();
+    let found = store.pending_before(Waiting::Any, cutoff, sent_before, None, 10).await.unwrap();
     assert_eq!(found, [overdue]);
-    assert!(store.pending_before(cutoff, None, None, 10).await.unwrap().is_empty());
+    assert!(store.pending_before(Waiting::Any, cutoff, None, None, 10).await.unwrap().is_empty());
 }
 
 pub async fn re_emission_writes_the_events_keeps_the_status_and_happens_once_per_cutoff(
@@ -125,4 +125,27 @@ pub async fn a_cutoff_ahead_of_the_clock_still_re_emits_once(subject: impl Subje
     assert!(store.reemit(cutoff, &batch).await.unwrap().is_empty(), "a second call re-emitted");
     assert_eq!(subject.outbox().await.len(), 1);
     assert!(every_page(&store, cutoff, 10).await.is_empty());
+}
+
+pub async fn a_stalled_request_is_a_waiting_one_with_no_event_left_in_the_outbox(
+    subject: impl Subject<Store: PendingStore>,
+) {
+    let store = subject.acting_as("http-receiver-0");
+    let stored_with_its_event = || async {
+        let request = received("job-1");
+        store.create(&request, None, &[event(EventType::BackupRequestReceived, &request)]).await.unwrap();
+        request
+    };
+    let relayed = stored_with_its_event().await;
+    subject.relay_outbox().await;
+    let in_flight = stored_with_its_event().await;
+    tick().await;
+    let cutoff = now();
+
+    let stalled = store.pending_before(Waiting::Stalled, cutoff, None, None, 10).await.unwrap();
+    let any = store.pending_before(Waiting::Any, cutoff, None, None, 10).await.unwrap();
+
+    assert_eq!(stalled, [relayed.clone()], "only the request whose event left the outbox is stalled");
+    let any: Vec<BackupRequestId> = any.iter().map(|request| id(request).clone()).collect();
+    assert_eq!(any, sorted(vec![id(&relayed).clone(), id(&in_flight).clone()]));
 }

@@ -222,3 +222,20 @@ async fn a_trace_look_up_that_fails_does_not_hold_recovery_back() {
     assert_eq!(completed(recover.execute(now()).await.unwrap()).reemitted, 1);
     assert!(setup.store.outbox()[0].traceparent.is_some());
 }
+
+#[tokio::test]
+async fn a_pass_of_only_stalled_requests_leaves_those_whose_event_is_still_in_the_outbox() {
+    let s = setup(100);
+    let lost = stale(&s.store, StatusTypeCode::Received);
+    let first = completed(s.recover.execute(now()).await.unwrap());
+    assert_eq!(first.reemitted, 1);
+    // Its re-emitted event was not published yet: nothing is lost.
+    let sweep = RecoverPending::new(s.store.clone(), s.lock.clone(), s.timer.clone(), 100).only_stalled();
+    assert_eq!(completed(sweep.execute(now()).await.unwrap()).reemitted, 0);
+
+    s.store.relay_outbox();
+    let summary = completed(sweep.execute(now()).await.unwrap());
+
+    assert_eq!(summary.reemitted, 1, "published and still waiting: its message was lost");
+    assert_eq!(s.store.outbox()[0].backup_request_id, *lost.backup_request_id());
+}
