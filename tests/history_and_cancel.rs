@@ -102,7 +102,7 @@ async fn cancels_racing_the_workers_never_leave_a_cancelled_request_sent_and_a_c
             let step = (i % 30) as u64;
             tokio::time::sleep(Duration::from_millis(step * step / 2)).await;
             let url = format!("{}/api/backup-requests/{id}/cancel", system.receiver_url);
-            let response = system.http.post(url).send().await.unwrap();
+            let response = system.http.post(url).json(&serde_json::json!({})).send().await.unwrap();
             let code = response.status().as_u16();
             let body: Value = response.json().await.unwrap();
             match code {

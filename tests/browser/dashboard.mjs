@@ -2,7 +2,8 @@
 // never a downloaded browser) against a running system:
 //   node tests/browser/dashboard.mjs <receiverUrl> <settledId> <cancelId> <deadLetterRequestId> <screenshot>
 // Checks that the page's counts equal the API's, that the search box opens a
-// request with its history, that the cancel button cancels, that the replay
+// request with its history, that the cancel button cancels, that dead
+// letters are read only when their button is pressed, that the replay
 // button puts a dead letter back to work, that no request leaves loopback
 // and that the console stays free of errors. Exits non-zero on a failure.
 import { chromium } from 'playwright-core';
@@ -47,8 +48,10 @@ try {
     problems.push(`a request left loopback: ${target.href}`);
     return route.abort();
   });
+  let deadLetterReads = 0;
   page.on('request', (request) => {
     const target = new URL(request.url());
+    if (target.pathname.startsWith('/api/operator/dead-letters') && request.method() === 'GET') deadLetterReads += 1;
     if (target.protocol !== 'data:' && !['127.0.0.1', 'localhost'].includes(target.hostname)) {
       problems.push(`a request left loopback: ${target.href}`);
     }
@@ -101,9 +104,18 @@ try {
   if (cancelled.statusTypeCode !== 'Cancelled') fail(`the API says ${cancelled.statusTypeCode}`);
   await page.waitForSelector('#history tbody tr[data-status="Cancelled"]');
 
-  // The replay button puts the dead letter back to work.
+  // Dead letters are read on demand only: several refreshes went by above.
+  if (deadLetterReads !== 0) fail(`the page read dead letters ${deadLetterReads} times unasked`);
   const row = page.locator('#dead-letters tbody tr', { hasText: deadLetterRequestId });
+  if ((await row.count()) !== 0) fail('a dead letter is shown before it was asked for');
+  await page.click('#dead-letters-refresh');
   await row.waitFor({ timeout: 20000 });
+  await until('the parking counts to show', async () => (await page.textContent('#dead-letter-counts')).includes('check-allowed: 1'));
+  const readsAfterClick = deadLetterReads;
+  await page.waitForTimeout(5000);
+  if (deadLetterReads !== readsAfterClick) fail('the page went on reading dead letters after one click');
+
+  // The replay button puts the dead letter back to work.
   // One more refresh, so the picture shows the cancel in the counts too.
   await until('the pipeline to count the cancel', async () => Number(await page.textContent('#count-Cancelled')) === 1);
   await page.screenshot({ path: screenshot, fullPage: true });

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::http::StatusCode;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use futures::FutureExt;
@@ -181,6 +181,9 @@ fn http_server(
             .app_data(authenticator.clone())
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed_as_json))
             .wrap_fn(crate::observe::observe)
+            // Outermost, so every answer has it: no browser guesses a
+            // content type from a body (an error echoing input as HTML).
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .configure(routes::configure)
             .configure(crate::openapi::configure)
             // A resource, so that another method is 405 with `Allow`, not 404.

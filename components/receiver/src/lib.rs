@@ -2,6 +2,7 @@
 //! with its `BackupRequestReceived` event in one transaction, answers 202,
 //! serves status look-ups and the zpages, and relays the outbox to the broker.
 
+mod action;
 mod application;
 pub mod auth;
 pub mod body;

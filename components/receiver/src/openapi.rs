@@ -13,7 +13,7 @@
 use actix_web::web;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{RefOr, Response};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ErrorCode;
@@ -159,6 +159,13 @@ impl PartialSchema for ErrorCode {
 
 impl ToSchema for ErrorCode {}
 
+/// The body of an action whose parameters are in its path and query: `{}`.
+/// It must be sent as `application/json`, so that no web page can send it
+/// from another site.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
+
 /// A probe's answer.
 #[derive(ToSchema)]
 struct Probe {
@@ -200,8 +207,8 @@ fn post_backup_request() {}
     responses(
         (status = 200, description = "Every field, and the Backup once it exists", body = BackupRequestView),
         (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
-        (status = 403, description = "The caller lacks the `get-backup-request` scope (SPEC §8)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 403, description = "The caller has neither `get-backup-request` nor `read-health` (SPEC §8)", body = ErrorBody),
+        (status = 404, description = "Unknown, or another requester's without `read-health`", body = ErrorBody),
         (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
@@ -255,12 +262,17 @@ fn backup_request_history() {}
     description = "Cancels a `Received` or `Allowed` request: it will not be checked or sent. The requester \
                    that submitted it may (`get-backup-request`), and `operate` may cancel any.",
     params(("backupRequestId" = String, Path, description = "As assigned by POST")),
+    request_body(content = NoParameters, content_type = "application/json"),
     responses(
         (status = 200, description = "The request, now `Cancelled` (also when it already was)", body = BackupRequest),
+        (status = 400, description = "A body other than `{}`", body = ErrorBody),
         (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
-        (status = 403, description = "The caller has neither `get-backup-request` nor `operate`", body = ErrorBody),
+        (status = 403, description = "The caller has neither `get-backup-request` nor `operate`, or the request came \
+                                      from another site's page", body = ErrorBody),
         (status = 404, description = "Unknown, or another requester's without `operate`", body = ErrorBody),
         (status = 409, description = "The request was sent to the interface or ended", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
         (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
@@ -273,14 +285,29 @@ fn cancel_backup_request() {}
     description = "Re-emits every request still `Received` or `Allowed` (SPEC §6).",
     params(("olderThanSecs" = Option<u64>, Query, minimum = 0.0, maximum = 4294967295.0,
             description = "Only requests last changed this long ago, in seconds (default 0)")),
+    request_body(content = NoParameters, content_type = "application/json"),
     responses(
         (status = 202, description = "The pass's summary, once its events are in the outbox"),
         (status = 400, body = ErrorBody),
         (status = 409, description = "Another recovery holds the lock", body = ErrorBody),
         (status = 503, body = ErrorBody),
+        OperatorActionRefusals,
     )
 )]
 fn post_recovery() {}
+
+/// What every operator action may answer before it runs.
+#[derive(IntoResponses)]
+enum OperatorActionRefusals {
+    #[response(status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The caller lacks the `operate` scope, or the request came from another site's page")]
+    Forbidden(ErrorBody),
+    #[response(status = 413, description = "A body longer than `{}` needs")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "Not sent as `application/json`")]
+    NotJson(ErrorBody),
+}
 
 #[utoipa::path(get, path = "/api/zpages/livez", tag = "operations",
     responses((status = 200, body = Probe), (status = 503, description = "Stopping", body = Probe)))]
@@ -293,7 +320,9 @@ fn readyz() {}
 #[utoipa::path(get, path = "/api/zpages/healthz", tag = "operations",
     description = "This process: name, instance, host, pid, version, start time, uptime, memory, CPU, \
                    dependency states and HTTP request counts by route and status.",
-    responses((status = 200, description = "This process's health", content_type = "application/json")))]
+    responses((status = 200, description = "This process's health", content_type = "application/json"),
+              (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+              (status = 403, description = "The caller lacks the `read-health` scope", body = ErrorBody)))]
 fn healthz() {}
 
 #[utoipa::path(get, path = "/api/zpages/healthz/all", tag = "operations",
@@ -324,16 +353,20 @@ fn dead_letters_list() {}
 #[utoipa::path(delete, path = "/api/operator/dead-letters/{queue}", tag = "operations",
     description = "Purges one parking queue.",
     params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison")),
+    request_body(content = NoParameters, content_type = "application/json"),
     responses((status = 200, description = "`{queue, purged}`", content_type = "application/json"),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 400, description = "A body other than `{}`", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), OperatorActionRefusals))]
 fn dead_letters_purge() {}
 
 #[utoipa::path(post, path = "/api/operator/dead-letters/{queue}/replay", tag = "operations",
     description = "Puts parked messages back to work as first attempts: all of them, or with `messageId` one.",
     params(("queue" = String, Path, description = "check-allowed, send-to-interface, receive-status or store-statuses-poison"),
            ("messageId" = Option<String>, Query, description = "Only this message")),
+    request_body(content = NoParameters, content_type = "application/json"),
     responses((status = 200, description = "`{queue, replayed}`", content_type = "application/json"),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 400, description = "A body other than `{}`", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), OperatorActionRefusals))]
 fn dead_letters_replay() {}
 
 #[utoipa::path(get, path = "/dashboard", tag = "operations",
@@ -377,7 +410,7 @@ fn metrics() {}
         dashboard_samples,
         metrics,
     ),
-    components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, RequestList, History, HistoryEntry, ErrorBody, ErrorCode, StatusTypeCode)),
+    components(schemas(NewBackupRequest, BackupRequest, BackupRequestView, Backup, RequestList, History, HistoryEntry, ErrorBody, ErrorCode, StatusTypeCode, NoParameters)),
     modifiers(&ErrorCodesPerStatus),
 )]
 struct ApiDoc;

@@ -230,26 +230,29 @@ const LOCKED: &[(&str, &str, &str)] = &[
     ("POST", "/api/operator/dead-letters/check-allowed/replay", "operate"),
     ("DELETE", "/api/operator/dead-letters/check-allowed", "operate"),
     ("POST", "/api/operator/recovery", "operate"),
+    ("GET", "/api/zpages/healthz", "read-health"),
     ("GET", "/api/zpages/healthz/all", "read-health"),
     ("GET", "/metrics", "read-health"),
 ];
 
 #[tokio::test]
-async fn operator_endpoints_healthz_all_and_metrics_need_a_token_and_their_scope() {
+async fn operator_endpoints_healthz_and_metrics_need_a_token_and_their_scope() {
     let t = spawn_with_auth(30).await;
     t.add_client("requester", &["post-backup-request", "get-backup-request"]).await;
     t.add_client("reader", &["read-health"]).await;
     t.add_client("operator", &["operate"]).await;
     for (method, path, scope) in LOCKED {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        assert_unauthorized(t.call(method.clone(), path, None, None).await, path).await;
+        // A state-changing request is sent as the dashboard sends it.
+        let body = (method != Method::GET).then(|| json!({}));
+        assert_unauthorized(t.call(method.clone(), path, None, body.as_ref()).await, path).await;
         let without = if *scope == "operate" { "reader" } else { "operator" };
         for sub in ["requester", without] {
-            let response = t.call(method.clone(), path, Some(&t.token_for(sub)), None).await;
+            let response = t.call(method.clone(), path, Some(&t.token_for(sub)), body.as_ref()).await;
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} as {sub}");
         }
         let holder = if *scope == "operate" { "operator" } else { "reader" };
-        let response = t.call(method.clone(), path, Some(&t.token_for(holder)), None).await;
+        let response = t.call(method.clone(), path, Some(&t.token_for(holder)), body.as_ref()).await;
         assert!(
             ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&response.status()),
             "{method} {path} as {holder}: {}",
@@ -273,7 +276,8 @@ async fn a_requester_cannot_get_another_requesters_request_but_read_health_can()
     let t = spawn_with_auth(30).await;
     t.add_client("alice", &["post-backup-request", "get-backup-request"]).await;
     t.add_client("bob", &["get-backup-request"]).await;
-    t.add_client("auditor", &["get-backup-request", "read-health"]).await;
+    // read-health alone reads every requester's requests (SPEC §8).
+    t.add_client("auditor", &["read-health"]).await;
     let created: Value = t.post_with(&t.token_for("alice")).await.json().await.unwrap();
     let path = format!("/api/backup-requests/{}", created["backupRequestId"].as_str().unwrap());
 

@@ -24,7 +24,7 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
 }
 
 async fn cancel(app: &TestApp, id: &str) -> reqwest::Response {
-    app.client.post(app.url(&format!("/api/backup-requests/{id}/cancel"))).send().await.unwrap()
+    app.act(reqwest::Method::POST, &format!("/api/backup-requests/{id}/cancel")).await
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ async fn the_dashboard_page_and_its_assets_are_served_from_the_binary_and_load_n
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "the page may be framed: {csp}");
     let html = page.text().await.unwrap();
     for asset in ["/dashboard/app.js", "/dashboard/app.css"] {
         assert!(html.contains(asset), "the page does not load {asset}");

@@ -80,14 +80,22 @@ async fn the_openapi_document_states_the_bounds_the_code_enforces() {
     let older = &parameter(&document, "/api/operator/recovery", "post", "olderThanSecs")["schema"];
     assert_eq!((older["minimum"].as_f64(), older["maximum"].as_f64()), (Some(0.0), Some(4_294_967_295.0)), "{older}");
     for (value, bad) in [("0", false), ("4294967295", false), ("4294967296", true), ("-1", true)] {
-        let status = app.client.post(app.url(&format!("/api/operator/recovery?olderThanSecs={value}"))).send().await.unwrap().status();
+        let status = app.act(Method::POST, &format!("/api/operator/recovery?olderThanSecs={value}")).await.status();
         assert_eq!(status == StatusCode::BAD_REQUEST, bad, "olderThanSecs={value}: {status}");
     }
     app.stop().await;
 }
 
+/// Every state-changing route, as `(method, path)`; `{id}` is a request's id.
+const STATE_CHANGING: &[(&str, &str)] = &[
+    ("POST", "/api/backup-requests/{id}/cancel"),
+    ("POST", "/api/operator/recovery"),
+    ("POST", "/api/operator/dead-letters/check-allowed/replay"),
+    ("DELETE", "/api/operator/dead-letters/check-allowed"),
+];
+
 #[tokio::test]
-async fn a_cross_site_form_post_cannot_start_a_recovery() {
+async fn no_state_changing_request_is_taken_unless_it_is_json_from_no_page_or_the_receivers_own() {
     // No startup recovery: holding the recovery lock while the operator's
     // requests arrive, it would answer them 409, which is not what this
     // test is about.
@@ -96,37 +104,74 @@ async fn a_cross_site_form_post_cannot_start_a_recovery() {
         ..Overrides::default()
     })
     .await;
-    for (content_type, body) in [
-        ("application/x-www-form-urlencoded", "olderThanSecs=0"),
-        ("text/plain", "x"),
-        ("multipart/form-data; boundary=b", "--b--"),
-    ] {
-        let response = app
-            .client
-            .post(app.url("/api/operator/recovery"))
-            .header("Origin", "http://evil.example")
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
-        assert!(response.headers().get("access-control-allow-origin").is_none(), "no permissive CORS");
-        assert_eq!(error_code(response).await, "UnsupportedMediaType");
+    let created: Value = app.post(&support::valid_body()).await.json().await.unwrap();
+    let id = created["backupRequestId"].as_str().unwrap();
+    let own_origin = app.address.clone();
+    for (method, path) in STATE_CHANGING {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let url = app.url(&path.replace("{id}", id));
+        let send = |content_type: Option<&str>, body: &str, header: Option<(&str, &str)>| {
+            let mut request = app.client.request(method.clone(), &url).body(body.to_owned());
+            if let Some(content_type) = content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            if let Some((name, value)) = header {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        // What a page may send cross-site without a preflight, or nothing.
+        for (content_type, body) in [
+            (None, ""),
+            (Some("application/x-www-form-urlencoded"), "olderThanSecs=0"),
+            (Some("text/plain"), "{}"),
+            (Some("multipart/form-data; boundary=b"), "--b--"),
+        ] {
+            let response = send(content_type, body, None).await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{method} {path} as {content_type:?}");
+            assert!(response.headers().get("access-control-allow-origin").is_none(), "no permissive CORS");
+            assert_eq!(error_code(response).await, "UnsupportedMediaType");
+        }
+        // JSON from another site's page (were CORS ever opened).
+        for header in [
+            ("Origin", "http://evil.example"),
+            ("Origin", "null"),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Site", "same-site"),
+        ] {
+            let response = send(Some("application/json"), "{}", Some(header)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} with {header:?}");
+            assert_eq!(error_code(response).await, "Forbidden");
+        }
+        let response = send(Some("application/json"), r#"{"messageId":"x"}"#, None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{method} {path} with a body other than {{}}");
     }
-    let purge = app
-        .client
-        .delete(app.url("/api/operator/dead-letters/check-allowed"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("a=b")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(purge.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    // Without a body, or with JSON, the operator still gets in.
-    let plain = app.client.post(app.url("/api/operator/recovery")).send().await.unwrap();
-    assert_eq!(plain.status(), StatusCode::ACCEPTED);
-    let json = app.client.post(app.url("/api/operator/recovery")).json(&serde_json::json!({})).send().await.unwrap();
-    assert_eq!(json.status(), StatusCode::ACCEPTED);
+    // The receiver's own page, and a caller that is no page, get in.
+    for (method, path) in STATE_CHANGING {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let url = app.url(&path.replace("{id}", id));
+        for (name, value) in [("Origin", own_origin.as_str()), ("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Site", "none")] {
+            let response = app.client.request(method.clone(), &url).header(name, value).json(&serde_json::json!({})).send().await.unwrap();
+            assert!(response.status().is_success(), "{method} {path} with {name}: {value}: {}", response.status());
+        }
+        let bodiless = app.client.request(method.clone(), &url).header("Content-Type", "application/json").send().await.unwrap();
+        assert!(bodiless.status().is_success(), "{method} {path} without a body: {}", bodiless.status());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_tells_browsers_not_to_guess_its_content_type() {
+    let app = spawn_app().await;
+    for response in [
+        app.get("/api/zpages/livez").await,
+        app.get("/dashboard").await,
+        app.get("/no/such/route").await,
+        app.client.put(app.url("/api/zpages/livez")).send().await.unwrap(),
+        app.post_raw("{", "application/json", &[]).await,
+    ] {
+        let status = response.status();
+        assert_eq!(response.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{status}");
+    }
     app.stop().await;
 }

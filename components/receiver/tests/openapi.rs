@@ -137,7 +137,7 @@ async fn the_list_history_and_cancel_routes_are_documented_with_their_codes_and_
     assert_eq!(keys(&changes), properties(&document, "History"));
     assert_eq!(keys(&changes["items"][0]), properties(&document, "HistoryEntry"));
     let cancelled: Value =
-        app.client.post(app.url(&format!("/api/backup-requests/{id}/cancel"))).send().await.unwrap().json().await.unwrap();
+        app.act(reqwest::Method::POST, &format!("/api/backup-requests/{id}/cancel")).await.json().await.unwrap();
     assert_eq!(keys(&cancelled), properties(&document, "BackupRequest"));
     let statuses = &document["components"]["schemas"]["StatusTypeCode"]["enum"];
     assert!(statuses.as_array().unwrap().iter().any(|s| s == "Cancelled"), "{statuses}");

@@ -10,6 +10,7 @@ use linebacker_domain::ports::{MessageBus, WorkQueue};
 use linebacker_domain::EventType;
 use linebacker_rabbitmq::{RabbitBus, RabbitSettings};
 use linebacker_testkit::{BrokerProbe, eventually, sample_event};
+use reqwest::Method;
 use serde_json::Value;
 use support::{TestApp, WAIT, spawn_app};
 
@@ -62,9 +63,12 @@ async fn an_operator_lists_replays_and_purges_the_dead_letters_of_a_work_queue()
     let one = json(app.get(&format!("/api/operator/dead-letters/check-allowed?messageId={id}")).await, 200).await;
     assert_eq!(one["messageId"], id.as_str());
 
-    let replay = |query: String| app.client.post(app.url(&format!("/api/operator/dead-letters/check-allowed/replay{query}"))).send();
-    assert_eq!(json(replay("?messageId=nope".into()).await.unwrap(), 404).await["code"], "NotFound");
-    assert_eq!(json(replay(format!("?messageId={id}")).await.unwrap(), 200).await["replayed"], 1);
+    let replay = |query: String| {
+        let app = &app;
+        async move { app.act(Method::POST, &format!("/api/operator/dead-letters/check-allowed/replay{query}")).await }
+    };
+    assert_eq!(json(replay("?messageId=nope".into()).await, 404).await["code"], "NotFound");
+    assert_eq!(json(replay(format!("?messageId={id}")).await, 200).await["replayed"], 1);
     let probe = BrokerProbe::connect().await.unwrap();
     let work_queue = format!("{}check-allowed", app.queue_prefix);
     eventually(WAIT, "the replayed message on its work queue", || async {
@@ -74,7 +78,7 @@ async fn an_operator_lists_replays_and_purges_the_dead_letters_of_a_work_queue()
     .unwrap();
 
     park_one(&bus).await;
-    let purge = app.client.delete(app.url("/api/operator/dead-letters/check-allowed")).send().await.unwrap();
+    let purge = app.act(Method::DELETE, "/api/operator/dead-letters/check-allowed").await;
     assert_eq!(json(purge, 200).await["purged"], 1);
     assert_eq!(json(app.get("/api/operator/dead-letters/check-allowed").await, 200).await["items"], Value::Array(vec![]));
 

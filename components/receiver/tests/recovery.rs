@@ -70,7 +70,7 @@ async fn recovery_app() -> TestApp {
 }
 
 async fn post_recovery(app: &TestApp, query: &str) -> reqwest::Response {
-    app.client.post(app.url(&format!("/api/operator/recovery{query}"))).send().await.unwrap()
+    app.act(reqwest::Method::POST, &format!("/api/operator/recovery{query}")).await
 }
 
 #[tokio::test]

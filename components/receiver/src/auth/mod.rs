@@ -8,6 +8,9 @@
 //! - `caller: Authorized<ReadHealth>`: the same, holding the `read-health`
 //!   scope; likewise `PostBackupRequest`, `GetBackupRequest`, `Operate`.
 //!
+//! Both refuse a state-changing request that a web page could have sent
+//! (see `state_change`), before anything else.
+//!
 //! A missing or invalid token is `401 Unauthorized` with
 //! `WWW-Authenticate: Bearer error="invalid_token"`; an unknown client or a
 //! missing scope is `403 Forbidden`; both in the JSON error shape. With
@@ -21,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use jsonwebtoken::Algorithm;
 use linebacker_domain::{ClientAuthorizations, RequesterId};
@@ -189,22 +192,47 @@ impl Authenticator {
     }
 }
 
-/// Operator actions take a JSON body or none. A browser page the operator
-/// happens to open can send a cross-site form or text POST without asking
-/// (no CORS preflight); with auth off nothing else would stop it, so such
-/// bodies are refused before anything runs.
-fn operator_body(request: &HttpRequest) -> Result<(), ApiError> {
-    let headers = request.headers();
-    let declares_body = headers.contains_key(header::CONTENT_TYPE)
-        || headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|length| length.to_str().map_or(true, |length| length.trim() != "0"));
-    if !declares_body || is_json(request) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::UnsupportedMediaType, "operator endpoints take an application/json body or none"))
+/// Refuses a state-changing request a web page could have sent.
+///
+/// A page the operator happens to open may send a cross-site form or text
+/// POST without asking (no CORS preflight), with the operator's cookies or,
+/// with auth off, with no credential needed at all. So every request that
+/// changes something (any method but GET, HEAD and OPTIONS) must come from
+/// no page or from this receiver's own (`Sec-Fetch-Site` neither
+/// `cross-site` nor `same-site`, an `Origin`, when sent, naming the host it
+/// was sent to: 403), and must declare a JSON body (415), which a page can
+/// only send cross-site after a preflight this receiver never grants.
+/// Bodiless actions send `{}`.
+fn state_change(request: &HttpRequest) -> Result<(), ApiError> {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
     }
+    let headers = request.headers();
+    let fetch_site = headers.get("sec-fetch-site").map(|site| site.as_bytes().to_ascii_lowercase());
+    if matches!(fetch_site.as_deref(), Some(b"cross-site" | b"same-site")) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "state-changing requests from another site are refused"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !is_own_origin(origin.as_bytes(), request.connection_info().host())
+    {
+        return Err(ApiError::new(ErrorCode::Forbidden, "state-changing requests from another origin are refused"));
+    }
+    if !is_json(request) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "state-changing requests must be sent as application/json (with the body {} when there is nothing else to send)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names `host` (the request's
+/// `Host`, or the one a proxy forwarded). `null` and anything unparsable
+/// are foreign.
+fn is_own_origin(origin: &[u8], host: &str) -> bool {
+    let Ok(origin) = std::str::from_utf8(origin) else { return false };
+    let Some((_, authority)) = origin.split_once("://") else { return false };
+    !authority.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
 /// Whether the request's body is declared as JSON (`application/json` or
@@ -225,12 +253,16 @@ impl FromRequest for Caller {
     type Future = Extracted<Self>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let refused = state_change(request).err();
         let authenticator = request.app_data::<web::Data<Authenticator>>().cloned();
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         Box::pin(async move {
+            if let Some(refused) = refused {
+                return Err(refused);
+            }
             let Some(authenticator) = authenticator else {
                 // A server built without an authenticator lets nobody in.
                 tracing::error!("answering 500: no authenticator is configured");
@@ -247,14 +279,30 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(request, payload);
-        let refused = (S::SCOPE == Scope::Operate).then(|| operator_body(request)).and_then(Result::err);
         Box::pin(async move {
-            if let Some(refused) = refused {
-                return Err(refused);
-            }
             let caller = caller.await?;
             caller.require(S::SCOPE)?;
             Ok(Self { caller, scope: PhantomData })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_origin_naming_the_requests_own_host_is_its_own() {
+        assert!(is_own_origin(b"http://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(is_own_origin(b"https://Receiver.example", "receiver.example"));
+        for (origin, host) in [
+            (&b"http://evil.example"[..], "127.0.0.1:8080"),
+            (b"http://127.0.0.1:9999", "127.0.0.1:8080"),
+            (b"null", "127.0.0.1:8080"),
+            (b"http://", ""),
+            (b"\xff", "127.0.0.1:8080"),
+        ] {
+            assert!(!is_own_origin(origin, host), "{origin:?} on {host}");
+        }
     }
 }

@@ -1,5 +1,8 @@
 // linebacker's operator dashboard: reads the receiver's own API every few
-// seconds and draws it. No library, nothing loaded from elsewhere.
+// seconds and draws it. No library, nothing loaded from elsewhere. Dead
+// letters are read only when the operator asks (their button): listing a
+// parking queue takes its messages out and puts them back, which is not
+// something to do every few seconds.
 'use strict';
 
 const TOKEN_KEY = 'linebacker.token';
@@ -13,9 +16,15 @@ const $ = (id) => document.getElementById(id);
 
 class Unauthorized extends Error {}
 
-/// Calls the API with the tab's token; a 401 asks for one.
+/// Calls the API with the tab's token; a 401 asks for one. An action
+/// (any method but GET) is sent as JSON with the body {}, as the receiver
+/// requires of every state-changing request.
 async function api(path, options = {}) {
   const headers = Object.assign({ Accept: 'application/json' }, options.headers || {});
+  if (options.method && options.method !== 'GET') {
+    headers['Content-Type'] = 'application/json';
+    options = Object.assign({ body: '{}' }, options);
+  }
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, Object.assign({}, options, { headers }));
@@ -115,6 +124,9 @@ function drawProcesses(processes) {
 }
 
 async function drawDeadLetters() {
+  const counts = await api('/api/operator/dead-letters');
+  $('dead-letter-counts').textContent = (counts.queues || [])
+    .map((q) => `${q.queue}: ${q.count ?? q.error ?? '?'}`).join(' · ');
   const rows = [];
   for (const queue of DEAD_LETTER_QUEUES) {
     let listed;
@@ -131,7 +143,7 @@ async function drawDeadLetters() {
         replay.disabled = true;
         try {
           await api(`/api/operator/dead-letters/${queue}/replay?messageId=${encodeURIComponent(item.messageId)}`, { method: 'POST' });
-          await refresh();
+          await refreshDeadLetters();
         } catch (error) {
           showError(error);
           replay.disabled = false;
@@ -144,6 +156,20 @@ async function drawDeadLetters() {
   }
   if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'no dead letters')));
   fill($('dead-letters').tBodies[0], rows);
+  $('dead-letters-updated').textContent = `read ${new Date().toLocaleTimeString()}`;
+}
+
+async function refreshDeadLetters() {
+  const button = $('dead-letters-refresh');
+  button.disabled = true;
+  try {
+    await drawDeadLetters();
+    showError(null);
+  } catch (error) {
+    showError(error);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /// A line chart of `series` ({name: [values...]}) over `times`.
@@ -227,7 +253,6 @@ async function refresh() {
     drawPipeline(all.database?.requests?.byStatus ?? {}, rates);
     drawQueues(all.queues);
     drawProcesses(all.processes);
-    await drawDeadLetters();
     if (opened) await openRequest(opened);
     $('updated').textContent = `updated ${new Date(all.generatedAt).toLocaleTimeString()}`;
     showError(null);
@@ -268,6 +293,8 @@ $('cancel').addEventListener('click', async () => {
     showError(error);
   }
 });
+
+$('dead-letters-refresh').addEventListener('click', refreshDeadLetters);
 
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -25,11 +25,13 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        // The page loads only its own script and style and talks only to
-        // this receiver.
+        // The page loads only its own script and style, talks only to
+        // this receiver, and is never framed (a frame could lure a click on
+        // its buttons).
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; \
+             frame-ancestors 'none'",
         ))
         .body(body)
 }

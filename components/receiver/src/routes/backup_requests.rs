@@ -11,7 +11,7 @@ use linebacker_runtime::metrics::metrics;
 
 use crate::state::ApiState;
 use super::bodies::{RequestBody, RequestViewBody};
-use crate::auth::{self, Authorized};
+use crate::auth::{self, Authorized, Caller};
 use crate::body::parse_new_request;
 use crate::error::{ApiError, ErrorCode};
 use crate::observe;
@@ -24,7 +24,6 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_json(&request)?;
     let idempotency_key = idempotency_key(request.headers())?;
     let trace = Some(observe::trace_of(&request).unwrap_or_else(|| observe::incoming_trace(request.headers())));
     let body = read_body(&request, payload, state.body_limit_bytes).await?;
@@ -48,11 +47,13 @@ pub async fn create(
     })
 }
 
+/// With `read-health` any request, with `get-backup-request` the caller's own.
 pub async fn get(
-    caller: Authorized<auth::GetBackupRequest>,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
+    super::browse::reading(&caller)?;
     let raw = path.into_inner();
     observe::record_request_id(&raw);
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("backup request {raw} not found"));
@@ -75,14 +76,6 @@ fn stored_response(status: StatusCode, stored: &BackupRequest) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::LOCATION, format!("/api/backup-requests/{}", stored.backup_request_id())))
         .json(RequestBody::from(stored))
-}
-
-fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
-    if auth::is_json(request) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::UnsupportedMediaType, "the request body must be application/json"))
-    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {

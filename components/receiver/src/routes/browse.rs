@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::state::ApiState;
 use super::bodies::RequestBody;
+use crate::action::NoParameters;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::observe;
@@ -51,7 +52,7 @@ struct History {
 
 /// What a caller may read: every request with `read-health`, its own with
 /// `get-backup-request`, nothing (403) without either.
-fn reading(caller: &Caller) -> Result<Visibility, ApiError> {
+pub(super) fn reading(caller: &Caller) -> Result<Visibility, ApiError> {
     if caller.has(Scope::ReadHealth) {
         return Ok(Visibility::All);
     }
@@ -137,7 +138,12 @@ pub async fn history(caller: Caller, path: web::Path<String>, state: web::Data<A
     Ok(HttpResponse::Ok().json(History { items: changes.into_iter().map(HistoryEntry::from).collect() }))
 }
 
-pub async fn cancel(caller: Caller, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    caller: Caller,
+    _body: NoParameters,
+    path: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let visibility = cancelling(&caller)?;
     let id = path_id(&path)?;
     state.require_schema()?;

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::state::ApiState;
+use crate::action::NoParameters;
 use crate::auth::{Authorized, Operate, ReadHealth};
 use crate::error::{ApiError, ErrorCode};
 
@@ -100,7 +101,7 @@ async fn list(_caller: Authorized<ReadHealth>, request: HttpRequest, path: web::
     Ok(HttpResponse::Ok().json(json!({ "queue": queue.name(), "items": items })))
 }
 
-async fn replay(_caller: Authorized<Operate>, request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn replay(_caller: Authorized<Operate>, _body: NoParameters, request: HttpRequest, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let params = params(&request)?;
     let (queue, letters) = queue(&state, &path)?;
     let id = params.message_id.clone();
@@ -114,7 +115,7 @@ async fn replay(_caller: Authorized<Operate>, request: HttpRequest, path: web::P
     Ok(HttpResponse::Ok().json(json!({ "queue": queue.name(), "replayed": replayed.count })))
 }
 
-async fn purge(_caller: Authorized<Operate>, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn purge(_caller: Authorized<Operate>, _body: NoParameters, path: web::Path<String>, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let (queue, letters) = queue(&state, &path)?;
     let purged = state
         .on_main_runtime(async move { letters.purge().await })

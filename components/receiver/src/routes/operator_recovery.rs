@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::state::ApiState;
 use super::bodies::RecoveryBody;
+use crate::action::NoParameters;
 use crate::auth::{Authorized, Operate};
 use crate::error::{ApiError, ErrorCode};
 
@@ -25,7 +26,12 @@ struct Params {
     older_than_secs: Option<u32>,
 }
 
-pub async fn recover(_caller: Authorized<Operate>, request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn recover(
+    _caller: Authorized<Operate>,
+    _body: NoParameters,
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     let params = web::Query::<Params>::from_query(request.query_string())
         .map_err(|_| ApiError::new(ErrorCode::BadData, "olderThanSecs must be a whole number of seconds"))?;
     state.require_schema()?;

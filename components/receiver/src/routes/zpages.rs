@@ -1,5 +1,5 @@
 //! The receiver's zpages (SPEC §7), under `/api/zpages/`: probes that need
-//! no token, its own health, and the health of the whole system
+//! no token (`livez`, `readyz`), its own health, and the health of the whole system
 //! (`healthz/all`): every process heard from through its heartbeats, the
 //! broker's counts of each work queue, the BZI's queues, and the
 //! database's counts of the outbox and of the requests.
@@ -57,8 +57,9 @@ pub async fn own_health(state: &ApiState) -> Value {
 }
 
 /// `GET /api/zpages/healthz`: process, version, uptime, memory, CPU,
-/// dependencies and HTTP request counts.
-pub async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
+/// dependencies and HTTP request counts; `read-health`, like `healthz/all`,
+/// since it shows the same of this process.
+pub async fn healthz(_caller: Authorized<ReadHealth>, state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(own_health(&state).await)
 }
 

@@ -108,6 +108,12 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// A state-changing request (`POST`, `DELETE`) as the dashboard sends
+    /// it: `application/json` with the body `{}`.
+    pub async fn act(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client.request(method, self.url(path)).json(&serde_json::json!({})).send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
