@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
 use secrecy::SecretString;
+use sha2::Sha256;
 
 use crate::QueueServiceConfig;
 
@@ -56,4 +60,27 @@ pub async fn require_azurite() -> Result<QueueServiceConfig, String> {
 /// service's naming rule for a short lowercase prefix.
 pub fn unique_queue_name(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// An account SAS token for Azurite's queue service (every permission, over
+/// `protocols`: `https` or `https,http`), signed with `key` as Azure signs
+/// one (`az storage account generate-sas`). Signed with another key than
+/// the account's, it is refused.
+pub fn account_sas(key: &str, protocols: &str) -> Result<String, String> {
+    let (permissions, services, types, expiry, version) = ("rwdlacup", "q", "sco", "2099-01-01T00:00:00Z", "2021-12-02");
+    let to_sign =
+        format!("{AZURITE_ACCOUNT}\n{permissions}\n{services}\n{types}\n\n{expiry}\n\n{protocols}\n{version}\n\n");
+    let key = BASE64.decode(key).map_err(|_| "the key is not base64".to_owned())?;
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).map_err(|_| "the key cannot key an HMAC".to_owned())?;
+    mac.update(to_sign.as_bytes());
+    let signature = BASE64.encode(mac.finalize().into_bytes());
+    Ok(form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", version)
+        .append_pair("ss", services)
+        .append_pair("srt", types)
+        .append_pair("sp", permissions)
+        .append_pair("se", expiry)
+        .append_pair("spr", protocols)
+        .append_pair("sig", &signature)
+        .finish())
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
-use linebacker_azure_queue::testing::{AZURITE_ACCOUNT, AZURITE_KEY, azurite_config, unique_queue_name};
+use linebacker_azure_queue::testing::{AZURITE_ACCOUNT, AZURITE_KEY, account_sas, azurite_config, unique_queue_name};
 use linebacker_azure_queue::{EntraIdCredentials, QueueAuth, QueueClient, QueueServiceConfig};
 use linebacker_domain::DomainError;
 use linebacker_testkit::tls::{AZURITE_HTTPS_PORT, tls_file};
@@ -48,24 +48,6 @@ fn hmac_base64(key: &[u8], text: &str) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// An account SAS for the queue service (all permissions, HTTPS only),
-/// signed with the account key as Azure signs one.
-fn account_sas(key: &str) -> String {
-    let (permissions, services, types, expiry, protocol, version) =
-        ("rwdlacup", "q", "sco", "2099-01-01T00:00:00Z", "https", "2021-12-02");
-    let to_sign = format!("{AZURITE_ACCOUNT}\n{permissions}\n{services}\n{types}\n\n{expiry}\n\n{protocol}\n{version}\n\n");
-    let signature = hmac_base64(&STANDARD.decode(key).unwrap(), &to_sign);
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("sv", version)
-        .append_pair("ss", services)
-        .append_pair("srt", types)
-        .append_pair("sp", permissions)
-        .append_pair("se", expiry)
-        .append_pair("spr", protocol)
-        .append_pair("sig", &signature)
-        .finish()
-}
-
 async fn put_get_delete(config: &QueueServiceConfig) -> Result<(), DomainError> {
     let queue = QueueClient::new(config, &unique_queue_name("auth"))?;
     queue.create_if_missing().await?;
@@ -86,14 +68,14 @@ async fn a_sas_token_azurite_accepts_carries_the_whole_path() {
     let config = QueueServiceConfig {
         // Not used with a SAS: the key a SAS holder does not have.
         account_key: SecretString::from("bm90LXRoZS1rZXk="),
-        ..https_config(QueueAuth::Sas(SecretString::from(format!("?{}", account_sas(AZURITE_KEY)))))
+        ..https_config(QueueAuth::Sas(SecretString::from(format!("?{}", account_sas(AZURITE_KEY, "https").unwrap()))))
     };
     put_get_delete(&config).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_sas_token_signed_with_another_key_is_refused() {
-    let forged = account_sas(&STANDARD.encode(b"some other key"));
+    let forged = account_sas(&STANDARD.encode(b"some other key"), "https").unwrap();
     let config = https_config(QueueAuth::Sas(SecretString::from(forged)));
     let queue = QueueClient::new(&config, &unique_queue_name("auth")).unwrap();
     let error = queue.create_if_missing().await.unwrap_err().to_string();
