@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::stream::BoxStream;
 
 use crate::error::DomainError;
@@ -366,6 +366,35 @@ pub trait PendingRequests: Send + Sync {
         cutoff: DateTime<Utc>,
         batch: &[Reemission],
     ) -> Result<Vec<BackupRequestId>, DomainError>;
+}
+
+/// Terminal requests past their retention (SPEC §10), for the pruner.
+#[async_trait]
+pub trait RequestRetention: Send + Sync {
+    /// Deletes, in one transaction, up to `limit` requests in `status` (a
+    /// terminal one) whose retention clock is strictly before `before`, with
+    /// their history and idempotency keys, oldest first, and returns how
+    /// many it deleted. The clock is the reply for `Succeeded` and `Failed`,
+    /// the check for `NotAllowed` and the cancel for `Cancelled`. It MUST
+    /// keep every request whose Backup is due to delete on or after `today`,
+    /// MUST never delete a Backup, and MUST leave requests in any other
+    /// status alone.
+    async fn prune(
+        &self,
+        status: StatusTypeCode,
+        before: DateTime<Utc>,
+        today: NaiveDate,
+        limit: u32,
+    ) -> Result<u64, DomainError>;
+
+    /// How many requests `prune` with the same arguments and no limit would
+    /// delete; deletes nothing.
+    async fn prunable(&self, status: StatusTypeCode, before: DateTime<Utc>, today: NaiveDate) -> Result<u64, DomainError>;
+
+    /// The pruning lock, as `RecoveryLock::try_lock` but of its own: MUST be
+    /// exclusive across every process sharing the store, and freed when its
+    /// holder goes away.
+    async fn try_lock_pruning(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError>;
 }
 
 /// The one recovery lock that every receiver sharing a database competes for.

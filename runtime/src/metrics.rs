@@ -37,6 +37,8 @@ pub struct Metrics {
     /// they put back in motion (re-emitted or resent).
     pub sweep_runs: IntCounter,
     pub sweep_reemitted: IntCounter,
+    /// Terminal requests deleted by retention passes, by status (SPEC §10).
+    pub pruned: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -89,6 +91,11 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(transitions.clone()))?;
     registry.register(Box::new(sweep_runs.clone()))?;
     registry.register(Box::new(sweep_reemitted.clone()))?;
+    let pruned = IntCounterVec::new(
+        Opts::new("pruned_requests_total", "Terminal requests deleted by this process's retention passes"),
+        &["status"],
+    )?;
+    registry.register(Box::new(pruned.clone()))?;
     Ok(Metrics {
         registry,
         http_requests,
@@ -103,6 +110,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         transitions,
         sweep_runs,
         sweep_reemitted,
+        pruned,
     })
 }
 

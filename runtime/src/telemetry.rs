@@ -54,6 +54,14 @@ pub fn init(service: &str, instance: u16) {
     let _ = json_logs(service, instance, std::io::stdout).with(filter).try_init();
 }
 
+/// Logs of a command whose output is on stdout (`linebacker-admin`): the
+/// same JSON lines, on stderr, so that what it prints stays readable by
+/// scripts.
+pub fn init_for_command(service: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let _ = json_logs(service, 0, std::io::stderr).with(filter).try_init();
+}
+
 /// The JSON log subscriber of one process, writing to `writer`.
 fn json_logs<W>(service: &str, instance: u16, writer: W) -> impl Subscriber + for<'a> LookupSpan<'a>
 where

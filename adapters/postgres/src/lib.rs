@@ -7,6 +7,7 @@ mod group_commit;
 mod outbox;
 mod queries;
 mod recovery;
+mod retention;
 mod rows;
 mod stats;
 mod store;

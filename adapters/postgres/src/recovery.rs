@@ -109,18 +109,26 @@ impl PendingRequests for PgStore {
 #[async_trait]
 impl RecoveryLock for PgStore {
     async fn try_lock(&self) -> Result<Option<Box<dyn HeldLock>>, DomainError> {
+        self.try_advisory_lock(RECOVERY_LOCK_KEY).await
+    }
+}
+
+impl PgStore {
+    /// Takes the session-level advisory lock `key` on a connection of its
+    /// own, without waiting: `None` when another session holds it.
+    pub(crate) async fn try_advisory_lock(&self, key: i64) -> Result<Option<Box<dyn HeldLock>>, DomainError> {
         let options = self.pool().connect_options();
         let mut connection = tokio::time::timeout(LOCK_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
             .await
-            .map_err(|_| DomainError::unavailable(anyhow::anyhow!("connecting for the recovery lock timed out")))?
+            .map_err(|_| DomainError::unavailable(anyhow::anyhow!("connecting for an advisory lock timed out")))?
             .map_err(map_sqlx_error)?;
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RECOVERY_LOCK_KEY)
+            .bind(key)
             .fetch_one(&mut connection)
             .await
             .map_err(map_sqlx_error)?;
         if taken {
-            Ok(Some(Box::new(PgHeldLock { connection })))
+            Ok(Some(Box::new(PgHeldLock { connection, key })))
         } else {
             let _ = connection.close().await;
             Ok(None)
@@ -132,17 +140,15 @@ impl RecoveryLock for PgStore {
 /// the lock on the server.
 struct PgHeldLock {
     connection: PgConnection,
+    key: i64,
 }
 
 #[async_trait]
 impl HeldLock for PgHeldLock {
     async fn release(mut self: Box<Self>) {
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(RECOVERY_LOCK_KEY)
-            .execute(&mut self.connection)
-            .await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut self.connection).await;
         if let Err(error) = unlocked {
-            tracing::warn!(error = %error, "unlocking recovery failed; closing its session frees the lock");
+            tracing::warn!(error = %error, "unlocking an advisory lock failed; closing its session frees it");
         }
         let _ = self.connection.close().await;
     }

@@ -42,6 +42,7 @@ linebacker_domain::contract_suites!(
     backup_request_queries,
     backup_repository,
     pending_requests,
+    request_retention,
     recovery_lock,
     request_traces,
 );

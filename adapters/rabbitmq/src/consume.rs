@@ -7,22 +7,25 @@ use std::sync::Arc;
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Consumer};
+use lapin::{BasicProperties, Consumer};
 use linebacker_domain::ports::{Delivery, MalformedMessage, Subscription, WorkQueue};
 use linebacker_domain::{DomainError, DomainEvent, TraceParent};
 
 use crate::errors::{unavailable, within};
+use crate::header_check::check_headers;
 use crate::headers::{attempt, header_text};
 use crate::link::Shared;
 use crate::publish::{REQUEST_ID_HEADER, TRACEPARENT_HEADER};
-use crate::settle::RabbitSettle;
+use crate::settle::{RabbitSettle, TxChannel};
 
 /// What the subscription stream carries from one delivery to the next.
 struct Consuming {
     consumer: Consumer,
-    channel: Channel,
+    channel: Arc<TxChannel>,
     shared: Arc<Shared>,
     queue: WorkQueue,
+    /// The work queue's broker name.
+    work: ShortString,
 }
 
 impl Shared {
@@ -40,13 +43,16 @@ impl Shared {
         let (channel, consumer) = within(self.settings.connect_timeout, what, async {
             let channel = link.connection.create_channel().await?;
             channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+            // A settlement's copy and its ack are committed together.
+            channel.tx_select().await?;
             let consumer =
                 channel.basic_consume(name.clone(), tag, BasicConsumeOptions::default(), FieldTable::default()).await?;
             Ok::<_, lapin::Error>((channel, consumer))
         })
         .await?;
         tracing::info!(queue = %name, prefetch, "consuming");
-        let consuming = Consuming { consumer, channel, shared: self.clone(), queue };
+        let channel = Arc::new(TxChannel::new(channel));
+        let consuming = Consuming { consumer, channel, shared: self.clone(), queue, work: name };
         Ok(futures::stream::unfold(Some(consuming), next_delivery).boxed())
     }
 }
@@ -75,15 +81,21 @@ async fn next_delivery(consuming: Option<Consuming>) -> Option<(Result<Delivery,
 impl Consuming {
     fn delivery(&self, delivery: lapin::message::Delivery) -> Delivery {
         let lapin::message::Delivery { acker, data, properties, .. } = delivery;
-        let event = decode(self.queue, &data, &properties);
+        let headers_fit = check_headers(&properties, self.work.as_str());
+        let keep_headers = headers_fit.is_ok();
+        let event = headers_fit.and_then(|()| decode(self.queue, &data, &properties));
         let attempt = attempt(&properties);
+        // Refused headers go no further: not into the logs, not onto the
+        // dead-letter copy, which keeps the body and linebacker's own marks.
+        let properties = if keep_headers { properties } else { properties.with_headers(FieldTable::default()) };
         let backup_request_id = match &event {
             Ok(event) => Some(event.backup_request_id.to_string()),
-            Err(_) => header_text(&properties, REQUEST_ID_HEADER),
+            Err(_) if keep_headers => header_text(&properties, REQUEST_ID_HEADER),
+            Err(_) => None,
         };
         let settle = RabbitSettle {
             acker,
-            _channel: self.channel.clone(),
+            channel: self.channel.clone(),
             shared: self.shared.clone(),
             queue: self.queue,
             attempt,

@@ -40,7 +40,13 @@ pub(crate) fn header_text(properties: &BasicProperties, key: &str) -> Option<Str
 /// A whole-number header, whatever integer type the sender chose; negative
 /// values count as 0.
 pub(crate) fn header_count(properties: &BasicProperties, key: &str) -> Option<u32> {
-    let value = match header(properties, key)? {
+    let value = whole_number(header(properties, key)?)?;
+    Some(u32::try_from(value.max(0)).unwrap_or(u32::MAX))
+}
+
+/// A value of any AMQP integer type, as one.
+pub(crate) fn whole_number(value: &AMQPValue) -> Option<i64> {
+    Some(match value {
         AMQPValue::LongLongInt(n) => *n,
         AMQPValue::LongInt(n) => i64::from(*n),
         AMQPValue::LongUInt(n) => i64::from(*n),
@@ -49,8 +55,7 @@ pub(crate) fn header_count(properties: &BasicProperties, key: &str) -> Option<u3
         AMQPValue::ShortShortInt(n) => i64::from(*n),
         AMQPValue::ShortShortUInt(n) => i64::from(*n),
         _ => return None,
-    };
-    Some(u32::try_from(value.max(0)).unwrap_or(u32::MAX))
+    })
 }
 
 /// The attempt a delivery is on: the attempt its publisher wrote (1 when

@@ -10,6 +10,7 @@
 mod consume;
 mod dead_letters;
 mod errors;
+mod header_check;
 mod headers;
 mod health;
 mod link;

@@ -6,14 +6,18 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, RECEIVE_TIMEOUT, delivers_within, next_delivery};
+use common::worker::{Outcome, Worker};
+use common::{Fixture, RECEIVE_TIMEOUT, delivers_within, next_delivery, take_all};
 use futures::StreamExt;
 use linebacker_domain::ports::{MessageBus, WorkQueue};
 use linebacker_domain::{DomainError, EventType};
-use linebacker_testkit::{SwitchableProxy, sample_event as event};
+use linebacker_testkit::{SwitchableProxy, eventually, sample_event as event};
+use tokio_util::sync::CancellationToken;
 
 /// Generous for a loaded machine, far below "hangs".
 const MARGIN: Duration = Duration::from_secs(2);
@@ -98,5 +102,59 @@ async fn a_subscription_ends_with_unavailable_when_the_network_is_cut_and_a_new_
     let redelivered = next_delivery(&mut again).await;
     assert_eq!(redelivered.attempt, 2, "the unacked message comes back");
     redelivered.settle.ack().await.unwrap();
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn connections_cut_while_deliveries_are_retried_and_dead_lettered_make_no_duplicate_copy() {
+    const COUNT: usize = 200;
+    let queue = WorkQueue::ReceiveStatus;
+    let proxy = SwitchableProxy::start(broker_addr()).await.unwrap();
+    let fixture = Fixture::at(format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port())).await;
+    let events: Vec<_> = (0..COUNT).map(|_| event(queue.source())).collect();
+    fixture.bus.publish(&events).await.unwrap();
+
+    // Every settlement makes a copy: a retry on the first attempt, the
+    // dead-letter queue on any later one (a redelivery after a cut too).
+    let worker = Arc::new(Worker::default());
+    let stop = CancellationToken::new();
+    let running = {
+        let (bus, worker, stop) = (fixture.bus.clone(), worker.clone(), stop.clone());
+        tokio::spawn(async move {
+            let decide = |_: &linebacker_domain::DomainEvent, attempt: u32| {
+                if attempt == 1 { Outcome::Retry("first attempt fails") } else { Outcome::DeadLetter("later attempts fail") }
+            };
+            worker.run(&bus, queue, 20, decide, stop).await;
+        })
+    };
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy.restore();
+    }
+    let dead = fixture.dead_queue(queue);
+    eventually(Duration::from_secs(60), &format!("{COUNT} messages on {dead}"), || async {
+        (fixture.probe.message_count(&dead).await.ok()? >= u32::try_from(COUNT).ok()?).then_some(())
+    })
+    .await
+    .unwrap();
+    // Room for a duplicate to show up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.cancel();
+    running.await.unwrap();
+
+    assert!(worker.lost_subscriptions() > 0, "the cuts must have hit the worker's connection");
+    let mut parked: HashMap<String, usize> = HashMap::new();
+    for message in take_all(&fixture.probe, &dead).await {
+        *parked.entry(message.properties.message_id().as_ref().unwrap().to_string()).or_default() += 1;
+    }
+    let duplicated: Vec<_> = parked.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(duplicated.is_empty(), "parked more than once: {duplicated:?}");
+    let missing: Vec<_> = events.iter().filter(|e| !parked.contains_key(&e.message_id.to_string())).collect();
+    assert!(missing.is_empty() && parked.len() == COUNT, "{} missing, {} parked", missing.len(), parked.len());
+    for name in fixture.bus.queue_names(queue).iter().filter(|name| !name.ends_with(".dead")) {
+        assert_eq!(fixture.probe.message_count(name).await.unwrap(), 0, "{name} is not empty");
+    }
     fixture.cleanup().await;
 }

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use linebacker_postgres::{Database, PgConfig};
 use linebacker_runtime::Settings;
 
-use crate::{clients, dead_letters};
+use crate::{clients, dead_letters, prune};
 
 /// Operator commands for linebacker. Settings come from the same files and
 /// `LINEBACKER__*` variables as the processes (APP_ENV, LINEBACKER_CONFIG_DIR).
@@ -25,6 +25,12 @@ enum Command {
     /// Register, list or remove the clients allowed in with bearer tokens, and their scopes.
     #[command(subcommand)]
     Clients(clients::ClientCommand),
+    /// Delete the terminal requests past retention.days now, as a receiver's pass does.
+    Prune {
+        /// Print what a pass would delete, one line per status, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl Cli {
@@ -36,6 +42,12 @@ impl Cli {
             Command::Clients(command) => {
                 let database = connect(settings)?;
                 let outcome = clients::run(&database.store(), command).await;
+                database.pool().close().await;
+                outcome
+            }
+            Command::Prune { dry_run } => {
+                let database = connect(settings)?;
+                let outcome = prune::run(settings, &database, dry_run).await;
                 database.pool().close().await;
                 outcome
             }

@@ -2,11 +2,13 @@
 //! migrations for operators who prefer not to let processes migrate at start
 //! (`database.migrate_on_start = false`); `dead-letters list|show|replay|purge`
 //! operates the parking queues; `clients add|list|remove` manages which
-//! clients hold which scopes (SPEC §8).
+//! clients hold which scopes (SPEC §8); `prune [--dry-run]` runs a retention
+//! pass (SPEC §10).
 
 mod clients;
 mod commands;
 mod dead_letters;
+mod prune;
 
 use std::process::ExitCode;
 
@@ -25,7 +27,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init("linebacker-admin", settings.instance);
+    telemetry::init_for_command("linebacker-admin");
     match cli.run(&settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

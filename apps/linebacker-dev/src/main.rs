@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use linebacker_platform::Process;
-use linebacker_receiver::{HttpService, ReconciliationSweep, StartupRecovery};
+use linebacker_receiver::{HttpService, ReconciliationSweep, Retention, StartupRecovery};
 use linebacker_simulator::SimulatedSystems;
 use linebacker_workers::{CheckAllowed, InterfaceListener, ReceiveStatus, SendToInterface};
 
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         .with(ReceiveStatus)
         .with(StartupRecovery)
         .with(ReconciliationSweep)
+        .with(Retention)
         .with(HttpService::default())
         .run()
         .await

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::recovery::{ReconciliationSweep, StartupRecovery, recover_pending};
+use crate::retention::Retention;
 use crate::routes;
 use crate::state::{ApiState, HealthState};
 
@@ -135,7 +136,7 @@ impl Application {
         // First, so that a taken port fails the start before anything runs.
         let service = HttpService::bind(&settings.http)?;
         let port = service.port().context("the API listener has no local address")?;
-        let process = Process::new("http-receiver").with(StartupRecovery).with(ReconciliationSweep).with(service).start(settings)?;
+        let process = Process::new("http-receiver").with(StartupRecovery).with(ReconciliationSweep).with(Retention).with(service).start(settings)?;
         Ok(Self { port, process })
     }
 

@@ -11,9 +11,11 @@ mod json;
 mod observe;
 mod openapi;
 mod recovery;
+mod retention;
 mod dashboard;
 mod routes;
 mod state;
 
 pub use application::{Application, HttpService};
 pub use recovery::{ReconciliationSweep, StartupRecovery};
+pub use retention::Retention;

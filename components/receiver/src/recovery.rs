@@ -41,7 +41,7 @@ fn recovery(host: &Host) -> RecoverPending {
 }
 
 /// Waits until the schema is in place; `false` when the process stops first.
-async fn schema_in_place(mut schema_ready: watch::Receiver<bool>, stop: &CancellationToken) -> bool {
+pub(crate) async fn schema_in_place(mut schema_ready: watch::Receiver<bool>, stop: &CancellationToken) -> bool {
     tokio::select! {
         ready = schema_ready.wait_for(|ready| *ready) => ready.is_ok(),
         () = stop.cancelled() => false,

@@ -88,13 +88,21 @@ pub struct InMemoryStore {
     /// The process instance its history names for every change made here.
     by: Arc<str>,
     lock: FakeLock,
+    /// The pruning lock, apart from the recovery lock as in PostgreSQL.
+    pruning: FakeLock,
     /// When set, every call fails as a database outage would.
     pub down: AtomicBool,
 }
 
 impl Default for InMemoryStore {
     fn default() -> Self {
-        Self { state: Arc::default(), by: Arc::from(IN_MEMORY), lock: FakeLock::default(), down: AtomicBool::new(false) }
+        Self {
+            state: Arc::default(),
+            by: Arc::from(IN_MEMORY),
+            lock: FakeLock::default(),
+            pruning: FakeLock::default(),
+            down: AtomicBool::new(false),
+        }
     }
 }
 
@@ -105,7 +113,13 @@ fn poisoned() -> DomainError {
 impl InMemoryStore {
     /// Another handle on the same store, naming `instance` in the history.
     pub fn acting_as(&self, instance: &str) -> Self {
-        Self { state: self.state.clone(), by: Arc::from(instance), lock: self.lock.clone(), down: AtomicBool::new(false) }
+        Self {
+            state: self.state.clone(),
+            by: Arc::from(instance),
+            lock: self.lock.clone(),
+            pruning: self.pruning.clone(),
+            down: AtomicBool::new(false),
+        }
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, DomainError> {
@@ -561,3 +575,5 @@ impl crate::ports::RequestTraces for MapTraces {
         }
     }
 }
+
+mod retention;

@@ -8,6 +8,7 @@ mod create_request;
 mod forward_statuses;
 mod get_request;
 mod receive_status;
+mod prune_requests;
 mod recover_pending;
 mod send_to_interface;
 
@@ -18,6 +19,7 @@ pub use create_request::{CreateBackupRequest, Created};
 pub use forward_statuses::{ForwardStatuses, Forwarded};
 pub use get_request::{BackupRequestView, GetBackupRequest};
 pub use receive_status::ReceiveStatus;
+pub use prune_requests::{PruneRequests, PrunedCounts, Pruning, RetentionPolicy};
 pub use recover_pending::{RecoverPending, Recovery, RecoverySummary};
 pub use send_to_interface::SendToInterface;
 

@@ -19,6 +19,7 @@ mod outbox;
 mod process;
 mod rabbitmq;
 mod resilience;
+mod retention;
 #[cfg(test)]
 mod testing;
 
@@ -39,6 +40,7 @@ pub use outbox::OutboxSettings;
 pub use process::{RecoverySettings, ShutdownSettings, WorkerSettings};
 pub use rabbitmq::{BusKind, BusSettings, RabbitmqSettings};
 pub use resilience::{BreakerConfig, BreakerSettings, RetrySettings};
+pub use retention::{RetentionDays, RetentionSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -106,6 +108,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub shutdown: ShutdownSettings,
     pub recovery: RecoverySettings,
+    pub retention: RetentionSettings,
     pub worker: WorkerSettings,
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
@@ -172,6 +175,7 @@ impl Settings {
         self.retry.validate()?;
         self.interface_listener.validate()?;
         self.recovery.validate()?;
+        self.retention.validate()?;
         self.heartbeat.validate()
     }
 

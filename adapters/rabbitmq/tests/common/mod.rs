@@ -5,6 +5,8 @@
 // Each test binary uses its own share of these helpers.
 #![allow(dead_code)]
 
+pub mod worker;
+
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -126,4 +128,14 @@ pub fn header(properties: &lapin::BasicProperties, key: &str) -> Option<String> 
         lapin::types::AMQPValue::ShortString(text) => Some(text.to_string()),
         _ => None,
     }
+}
+
+/// Takes every message of `queue` (acknowledged), until none comes within
+/// half a second.
+pub async fn take_all(probe: &BrokerProbe, queue: &str) -> Vec<lapin::message::Delivery> {
+    let mut taken = Vec::new();
+    while let Ok(message) = probe.get(queue, Duration::from_millis(500)).await {
+        taken.push(message.delivery);
+    }
+    taken
 }

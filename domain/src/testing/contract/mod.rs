@@ -20,6 +20,7 @@ pub mod backup_request_queries;
 pub mod backup_request_repository;
 pub mod pending_requests;
 pub mod recovery_lock;
+pub mod request_retention;
 pub mod request_traces;
 
 /// An implementation under test, fresh and empty.
@@ -102,6 +103,13 @@ macro_rules! __contract_suite {
     (recovery_lock, $fresh:path) => {
         $crate::__contract_tests!($fresh, recovery_lock: [
             the_lock_is_exclusive_and_freed_when_its_holder_releases_it_or_goes_away,
+        ]);
+    };
+    (request_retention, $fresh:path) => {
+        $crate::__contract_tests!($fresh, request_retention: [
+            past_terminal_requests_go_with_their_history_and_keys_and_backups_stay,
+            pruning_takes_the_oldest_first_at_most_limit_and_counts_before_it_deletes,
+            the_pruning_lock_is_exclusive_and_freed_by_its_holder,
         ]);
     };
     (request_traces, $fresh:path) => {
@@ -205,6 +213,7 @@ mod in_memory {
         backup_repository,
         pending_requests,
         recovery_lock,
+        request_retention,
         request_traces,
     );
 }
