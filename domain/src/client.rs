@@ -1,7 +1,8 @@
 //! Clients and their scopes (SPEC §8): who may do what at the HTTP edge.
 //!
-//! A client is the `sub` of a bearer token; an operator grants it scopes with
-//! `linebacker-admin clients add`. The receiver asks the
+//! A client is the issuer and the `sub` of a bearer token: two issuers'
+//! equal subjects are two clients. An operator grants a client scopes with
+//! `linebacker-admin clients add`; the receiver asks the
 //! `ClientAuthorizations` port for a caller's scopes.
 
 use std::fmt;
@@ -84,9 +85,16 @@ impl FromStr for Scope {
     }
 }
 
-/// One client as stored: its id (a token's `sub`), its scopes and a note.
+/// The issuer of clients registered before clients had one: such a client
+/// stands for its subject under any issuer while exactly one is configured.
+pub const UNASSIGNED_ISSUER: &str = "";
+
+/// One client as stored: its issuer, its id (the `sub` of the issuer's
+/// tokens), its scopes and a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAuthorization {
+    /// `UNASSIGNED_ISSUER` for a client registered before issuers were kept.
+    pub issuer: String,
     pub client_id: String,
     pub scopes: Vec<Scope>,
     pub description: String,
@@ -96,21 +104,23 @@ pub struct ClientAuthorization {
 /// The clients an operator registered and the scopes each holds.
 #[async_trait]
 pub trait ClientAuthorizations: Send + Sync {
-    /// The scopes of `client_id`, or `None` when no such client is
+    /// The scopes of the client `client_id` of `issuer` exactly (no other
+    /// issuer's client of the same id), or `None` when no such client is
     /// registered. A stored scope name this version does not know MUST be
     /// skipped (never granted), not fail the lookup. MUST return
     /// `Unavailable` when the store cannot be reached.
-    async fn scopes_of(&self, client_id: &str) -> Result<Option<Vec<Scope>>, DomainError>;
+    async fn scopes_of(&self, issuer: &str, client_id: &str) -> Result<Option<Vec<Scope>>, DomainError>;
 
-    /// Registers `client_id` with exactly `scopes` and `description`,
-    /// replacing what an earlier call stored for it.
-    async fn put(&self, client_id: &str, scopes: &[Scope], description: &str) -> Result<(), DomainError>;
+    /// Registers `client_id` of `issuer` with exactly `scopes` and
+    /// `description`, replacing what an earlier call stored for that pair.
+    async fn put(&self, issuer: &str, client_id: &str, scopes: &[Scope], description: &str) -> Result<(), DomainError>;
 
-    /// Every registered client, ordered by id.
+    /// Every registered client, ordered by id, then issuer.
     async fn list(&self) -> Result<Vec<ClientAuthorization>, DomainError>;
 
-    /// Removes `client_id`; MUST return `false` when it was not registered.
-    async fn remove(&self, client_id: &str) -> Result<bool, DomainError>;
+    /// Removes `client_id` of `issuer`; MUST return `false` when that pair
+    /// was not registered.
+    async fn remove(&self, issuer: &str, client_id: &str) -> Result<bool, DomainError>;
 }
 
 #[cfg(test)]

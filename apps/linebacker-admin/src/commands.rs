@@ -41,7 +41,7 @@ impl Cli {
             Command::DeadLetters(command) => dead_letters::run(settings, command).await,
             Command::Clients(command) => {
                 let database = connect(settings)?;
-                let outcome = clients::run(&database.store(), command).await;
+                let outcome = clients::run(&database.store(), &settings.auth, command).await;
                 database.pool().close().await;
                 outcome
             }

@@ -296,3 +296,62 @@ async fn a_requester_cannot_get_another_requesters_request_but_read_health_can()
     }
     t.app.stop().await;
 }
+
+async fn register(pool: &sqlx::PgPool, issuer: &str, client: &str, scopes: &[&str]) {
+    sqlx::query("INSERT INTO client_authorizations (issuer, client_id, scopes) VALUES ($1, $2, $3)")
+        .bind(issuer)
+        .bind(client)
+        .bind(scopes)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_issuers_equal_subjects_are_two_clients_that_neither_share_scopes_nor_see_each_others_requests() {
+    let (a, b) = (TestIssuer::start().await, TestIssuer::start().await);
+    let (key_a, key_b) = (SigningKey::rsa("a-1"), SigningKey::ec("b-1"));
+    a.publish(&[&key_a]);
+    b.publish(&[&key_b]);
+    let mut auth = auth_settings(&a, 30);
+    auth.issuers.push(AuthIssuer { issuer: b.issuer.clone(), jwks_url: b.jwks_url.clone() });
+    let app = spawn_app_with(Overrides { auth: Some(auth), ..Overrides::default() }).await;
+    register(&app.pool, &a.issuer, "ops", &["post-backup-request", "get-backup-request"]).await;
+    register(&app.pool, &b.issuer, "ops", &["get-backup-request"]).await;
+    // Registered before clients had an issuer: with two issuers, nobody's.
+    register(&app.pool, "", "legacy", &["get-backup-request"]).await;
+    let token_a = key_a.sign(&claims(&a.issuer, AUDIENCE, "ops"));
+    let token_b = key_b.sign(&claims(&b.issuer, AUDIENCE, "ops"));
+    let call = |method: Method, path: String, token: String, body: Option<Value>| {
+        let request = app.client.request(method, app.url(&path)).bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+
+    let created = call(Method::POST, "/api/backup-requests".into(), token_a.clone(), Some(valid_body())).await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["requesterId"], format!("{}|ops", a.issuer), "the issuer is part of the identity");
+    let path = format!("/api/backup-requests/{}", created["backupRequestId"].as_str().unwrap());
+
+    let posted_by_b = call(Method::POST, "/api/backup-requests".into(), token_b.clone(), Some(valid_body())).await;
+    assert_eq!(posted_by_b.status(), StatusCode::FORBIDDEN, "B's ops does not hold A's ops scopes");
+    assert_eq!(call(Method::GET, path.clone(), token_b.clone(), None).await.status(), StatusCode::NOT_FOUND);
+    let history = call(Method::GET, format!("{path}/history"), token_b.clone(), None).await;
+    assert_eq!(history.status(), StatusCode::NOT_FOUND);
+    let listed: Value = call(Method::GET, "/api/backup-requests".into(), token_b.clone(), None).await.json().await.unwrap();
+    assert_eq!(listed["items"], json!([]), "B's ops lists none of A's ops requests");
+    let cancel = call(Method::POST, format!("{path}/cancel"), token_b.clone(), Some(json!({}))).await;
+    assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
+    assert_eq!(call(Method::GET, path.clone(), token_a.clone(), None).await.status(), StatusCode::OK);
+
+    // A token naming one issuer but signed with the other's key is nobody's.
+    let forged = key_a.sign(&claims(&b.issuer, AUDIENCE, "ops"));
+    assert_unauthorized(call(Method::GET, path.clone(), forged, None).await, "B's iss, A's key").await;
+    let legacy = key_a.sign(&claims(&a.issuer, AUDIENCE, "legacy"));
+    assert_eq!(call(Method::GET, "/api/backup-requests".into(), legacy, None).await.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}

@@ -1,12 +1,18 @@
 //! Bearer-token authentication (SPEC §8): the token's signature against its
 //! issuer's JWKS, `exp`, `nbf`, `iss` and `aud`, then the client's scopes
 //! from `client_authorizations`, cached for `auth.client_cache_secs`.
+//!
+//! A client is the token's issuer and subject. Its requester id is the
+//! subject while one issuer is configured (as it always was), and
+//! `<issuer>|<subject>` with more, so that two issuers' equal subjects never
+//! read each other's requests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
+use linebacker_domain::client::UNASSIGNED_ISSUER;
 use linebacker_domain::{ClientAuthorizations, RequesterId, Scope};
 use linebacker_runtime::settings::AuthSettings;
 use moka::future::Cache;
@@ -25,6 +31,7 @@ const CLIENT_CACHE_CAPACITY: u64 = 10_000;
 /// The claims linebacker reads; the others are checked by `Validation`.
 #[derive(Deserialize)]
 struct Claims {
+    iss: String,
     sub: String,
 }
 
@@ -34,8 +41,9 @@ pub struct BearerAuth {
     leeway_secs: u64,
     refresh_every: Duration,
     clients: Arc<dyn ClientAuthorizations>,
-    /// `None` caches "no such client" too, so unknown clients cost no query.
-    scopes: Cache<String, Option<Arc<Vec<Scope>>>>,
+    /// By issuer and subject. `None` caches "no such client" too, so
+    /// unknown clients cost no query.
+    scopes: Cache<(String, String), Option<Arc<Vec<Scope>>>>,
     retry_after_secs: u32,
 }
 
@@ -79,13 +87,19 @@ impl BearerAuth {
 
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let token = bearer_token(authorization)?;
-        let claims = self.verify(token).await?;
-        let requester_id = RequesterId::try_from(claims.sub)
+        let Claims { iss, sub } = self.verify(token).await?;
+        let requester_id = RequesterId::try_from(self.requester_id(&iss, &sub))
             .ok()
-            .filter(|id| !id.as_str().is_empty())
+            .filter(|_| !sub.is_empty())
             .ok_or_else(|| invalid_token("the token's sub is empty or not a valid requester id"))?;
-        let scopes = self.scopes_of(requester_id.as_str()).await?;
+        let scopes = self.scopes_of(iss, sub).await?;
         Ok(Caller::client(requester_id, scopes))
+    }
+
+    /// Who the client is in the requests it makes: its subject alone while
+    /// it cannot be mistaken for another issuer's, with its issuer after.
+    fn requester_id(&self, issuer: &str, subject: &str) -> String {
+        if self.issuers.len() == 1 { subject.to_owned() } else { format!("{issuer}|{subject}") }
     }
 
     async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
@@ -134,13 +148,21 @@ impl BearerAuth {
         validation
     }
 
-    async fn scopes_of(&self, client_id: &str) -> Result<Vec<Scope>, ApiError> {
+    /// The scopes of the issuer's client `subject`; with one issuer
+    /// configured, a client registered before clients had an issuer stands
+    /// for its subject (migrations/20261204190001_client_issuer.sql).
+    async fn scopes_of(&self, issuer: String, subject: String) -> Result<Vec<Scope>, ApiError> {
         let clients = self.clients.clone();
-        let id = client_id.to_owned();
+        let unassigned_too = self.issuers.len() == 1;
+        let key = (issuer.clone(), subject.clone());
         let looked_up = self
             .scopes
-            .try_get_with(client_id.to_owned(), async move {
-                clients.scopes_of(&id).await.map(|scopes| scopes.map(Arc::new))
+            .try_get_with(key, async move {
+                let mut scopes = clients.scopes_of(&issuer, &subject).await?;
+                if scopes.is_none() && unassigned_too {
+                    scopes = clients.scopes_of(UNASSIGNED_ISSUER, &subject).await?;
+                }
+                Ok::<_, linebacker_domain::DomainError>(scopes.map(Arc::new))
             })
             .await;
         match looked_up {

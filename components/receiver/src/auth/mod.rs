@@ -41,8 +41,9 @@ pub use linebacker_domain::Scope;
 
 use crate::error::{ApiError, ErrorCode};
 
-/// An authenticated caller: its client id (the token's `sub`, which is also
-/// the requester id stored with its requests) and its scopes.
+/// An authenticated caller: its requester id (stored with its requests: the
+/// token's `sub`, with its issuer when several are configured, see
+/// `bearer`) and its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     requester_id: RequesterId,
@@ -60,7 +61,7 @@ impl Caller {
         Self { requester_id, scopes }
     }
 
-    /// The token's `sub`; empty when auth is off.
+    /// The requester id; empty when auth is off.
     pub fn client_id(&self) -> &str {
         self.requester_id.as_str()
     }
