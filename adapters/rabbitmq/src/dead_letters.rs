@@ -6,10 +6,19 @@
 //! every one back (`nack` with requeue, then the channel closes, which
 //! returns anything still unsettled): the queue is left as it was. Messages
 //! taken and held cannot be taken twice, so taking until the queue answers
-//! "empty" ends. While a listing runs, the messages it holds are invisible
-//! to a second listing; an operator tool can live with that. Counts come
-//! from the broker's count of ready messages, which for quorum queues may
-//! lag a moment behind messages just handed back.
+//! "empty" ends. Handed back in the order they were taken, they keep their
+//! place: a quorum queue delivers returned messages first, in the order of
+//! their return. Every return counts as a delivery, which is why the `.dead`
+//! queues are declared without a delivery limit that matters (see
+//! `topology`).
+//!
+//! While an operation holds messages, they are invisible to another one:
+//! the operations of one process take turns, so that the dashboard's
+//! listing never hides a message from an operator's listing or replay in
+//! the same receiver. Two processes listing at the same instant can still
+//! each see part of the queue for that moment. Counts come from the
+//! broker's count of ready messages, which for quorum queues may lag a
+//! moment behind messages just handed back.
 //!
 //! Replay publishes a copy to the work queue (default exchange, routing key
 //! = queue name) with a publisher confirm, as a first attempt, and only then
@@ -55,25 +64,28 @@ pub struct RabbitDeadLetters {
 }
 
 /// A channel of its own for one operation, closed (returning whatever it
-/// still holds to the queue) when the operation ends.
-struct Session {
+/// still holds to the queue) when the operation ends; the process's turn on
+/// the dead-letter queues until then.
+struct Session<'a> {
+    _turn: tokio::sync::MutexGuard<'a, ()>,
     channel: Channel,
     dead: ShortString,
     limit: Duration,
 }
 
 impl RabbitDeadLetters {
-    async fn open(&self) -> Result<Session, DomainError> {
+    async fn open(&self) -> Result<Session<'_>, DomainError> {
+        let turn = self.shared.dead_letters.lock().await;
         let link = self.shared.link().await?;
         let dead = self.shared.topology()?.queue(self.queue).dead.clone();
         let limit = self.shared.settings.confirm_timeout;
         let channel =
             within(self.shared.settings.connect_timeout, "opening a channel", link.connection.create_channel()).await?;
-        Ok(Session { channel, dead, limit })
+        Ok(Session { _turn: turn, channel, dead, limit })
     }
 }
 
-impl Session {
+impl Session<'_> {
     async fn ready_count(&self) -> Result<u32, DomainError> {
         let options = QueueDeclareOptions { passive: true, ..Default::default() };
         let what = format!("counting the messages of {}", self.dead);

@@ -57,7 +57,7 @@ impl RabbitBus {
             // A channel of its own: a refused declaration closes its channel,
             // and that must not be the publishers'. Dropping it closes it.
             let channel = link.connection.create_channel().await?;
-            topology.declare(&channel).await
+            topology.declare(&link.connection, &channel).await
         })
         .await
     }

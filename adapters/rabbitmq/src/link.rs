@@ -44,6 +44,10 @@ pub(crate) struct Shared {
     /// find the link dead open one connection, not one each.
     reconnecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// Taken by each operation on a dead-letter queue: one holds the
+    /// messages it reads until it hands them back, and a listing or replay
+    /// beside it in this process would miss them.
+    pub dead_letters: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -54,6 +58,7 @@ impl Shared {
             current: Mutex::new(Current::default()),
             reconnecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            dead_letters: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -104,7 +109,7 @@ impl Shared {
                 None => Arc::new(self.connect().await?),
             };
             let publisher = connection.create_channel().await?;
-            topology.declare(&publisher).await?;
+            topology.declare(&connection, &publisher).await?;
             publisher.confirm_select(ConfirmSelectOptions::default()).await?;
             let mut current = self.current();
             current.connection = Some(connection.clone());

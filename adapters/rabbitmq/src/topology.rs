@@ -7,12 +7,24 @@
 //! them; the queue's TTL (the same for every message in it, so none blocks
 //! the head for longer than the rest) dead-letters it back to its work
 //! queue when its time is up.
+//!
+//! A dead-letter queue is never trimmed by a delivery limit: listing its
+//! messages hands each one out and back, and every return counts as a
+//! delivery. RabbitMQ 4.0 gives quorum queues a default limit of 20 (`-1`
+//! lifts it); 3.10 has none, but takes `-1` and then drops every message
+//! returned even once (checked on 3.10.8). lapin does not show the broker's
+//! version, so the `.dead` queues are declared with a limit no listing
+//! reaches on either, `DEAD_DELIVERY_LIMIT`. An operator policy with a lower
+//! `delivery-limit` still applies on 3.x, where the lower of the two wins:
+//! leave the `.dead` queues out of such a policy. A `.dead` queue declared
+//! by an earlier linebacker without the argument stays as it is (the broker
+//! refuses to change a queue's arguments), with a warning.
 
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 use linebacker_domain::ports::WorkQueue;
 
 use crate::headers::text;
@@ -96,14 +108,14 @@ impl Topology {
 
     /// Declares the durable topic exchange and, for each work queue, a
     /// quorum queue bound to its source event plus its dead-letter queue;
-    /// and the heartbeats' fanout exchange.
-    pub(crate) async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+    /// and the heartbeats' fanout exchange. `channel` is `connection`'s.
+    pub(crate) async fn declare(&self, connection: &Connection, channel: &Channel) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         channel.exchange_declare(self.exchange.clone(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
         channel.exchange_declare(self.heartbeats.clone(), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
         for queue in WorkQueue::ALL {
             let names = self.queue(*queue);
-            channel.queue_declare(names.dead.clone(), QueueDeclareOptions::durable(), quorum()).await?;
+            declare_dead(connection, &names.dead).await?;
             // What the broker itself dead-letters (e.g. a delivery limit an
             // operator sets by policy) lands on the same queue as ours.
             let mut arguments = quorum();
@@ -134,6 +146,37 @@ fn quorum() -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert("x-queue-type".into(), text("quorum"));
     arguments
+}
+
+/// Far more deliveries than listings will ever make (one every 2 s for a
+/// century), and a valid limit on every RabbitMQ version.
+const DEAD_DELIVERY_LIMIT: i64 = 2_147_483_647;
+
+/// Declares a dead-letter queue without a delivery limit that matters, on a
+/// channel of its own: the broker closes a channel whose declaration it
+/// refuses, and one declared earlier without the limit is refused.
+async fn declare_dead(connection: &Connection, name: &ShortString) -> lapin::Result<()> {
+    let channel = connection.create_channel().await?;
+    let mut arguments = quorum();
+    arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DEAD_DELIVERY_LIMIT));
+    match channel.queue_declare(name.clone(), QueueDeclareOptions::durable(), arguments).await {
+        Ok(_) => channel.close(200, "declared".into()).await,
+        Err(error) if declared_without_the_limit(&error) => {
+            tracing::warn!(
+                queue = %name,
+                "this dead-letter queue was declared without x-delivery-limit: on RabbitMQ 4.0 and later it drops \
+                 a message handed out 20 times (by listings too); move its messages away and delete it so that it \
+                 is declared again"
+            );
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn declared_without_the_limit(error: &lapin::Error) -> bool {
+    matches!(error.kind(), lapin::ErrorKind::ProtocolError(refusal)
+        if refusal.get_message().as_str().contains("inequivalent arg 'x-delivery-limit'"))
 }
 
 /// A durable classic queue whose messages, after `delay`, go back to

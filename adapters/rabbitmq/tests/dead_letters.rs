@@ -92,3 +92,32 @@ async fn replaying_all_then_purging_empties_the_dead_letter_queue() {
     assert!(dead_letters.list(100).await.unwrap().is_empty());
     fixture.cleanup().await;
 }
+
+#[tokio::test]
+async fn thirty_dead_letters_listed_a_hundred_times_two_at_once_stay_parked_in_order_and_each_replays_by_id() {
+    let fixture = Fixture::new().await;
+    let events = park(&fixture, 30).await;
+    let ids: Vec<String> = events.iter().map(|event| event.message_id.to_string()).collect();
+    let dead_letters = fixture.bus.dead_letters(QUEUE);
+
+    for _ in 0..50 {
+        let (one, other) = tokio::join!(dead_letters.list(100), dead_letters.list(100));
+        for listed in [one.unwrap(), other.unwrap()] {
+            let listed: Vec<_> = listed.into_iter().map(|item| item.message_id).collect();
+            assert_eq!(listed, ids, "a listing must show every dead letter, in the order they were parked");
+        }
+    }
+
+    for id in &ids {
+        assert_eq!(dead_letters.replay(Some(id)).await.unwrap().count, 1, "{id} replays");
+    }
+    assert!(dead_letters.list(100).await.unwrap().is_empty());
+    let mut subscription = fixture.bus.subscribe(QUEUE, 10).await.unwrap();
+    for id in &ids {
+        let delivery = next_delivery(&mut subscription).await;
+        assert_eq!(delivery.event.as_ref().map(|event| event.message_id.to_string()).as_ref(), Ok(id));
+        delivery.settle.ack().await.unwrap();
+    }
+    drop(subscription);
+    fixture.cleanup().await;
+}

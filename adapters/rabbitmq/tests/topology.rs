@@ -65,6 +65,7 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
         let declared_dead = row(&queues, "name", &dead);
         assert_eq!(declared_dead["type"], "quorum", "{declared_dead}");
         assert_eq!(declared_dead["durable"], true, "{declared_dead}");
+        assert_eq!(argument(declared_dead, "x-delivery-limit"), 2_147_483_647, "{declared_dead}");
     }
 
     let bindings = rabbitmqctl("bindings", &["source_name", "destination_name", "routing_key"]).await;
@@ -78,5 +79,26 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
 
     fixture.bus.close().await;
     assert!(!fixture.bus.is_connected());
+    fixture.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_queue_declared_earlier_without_a_delivery_limit_is_kept_and_the_topology_still_declared() {
+    let fixture = Fixture::new().await;
+    let dead = fixture.dead_queue(WorkQueue::CheckAllowed);
+    let earlier = lapin::Connection::connect(&linebacker_testkit::amqp_url(), Default::default()).await.unwrap();
+    let channel = earlier.create_channel().await.unwrap();
+    let mut quorum = lapin::types::FieldTable::default();
+    quorum.insert("x-queue-type".into(), lapin::types::AMQPValue::LongString("quorum".into()));
+    channel.queue_declare(dead.as_str().into(), lapin::options::QueueDeclareOptions::durable(), quorum).await.unwrap();
+    earlier.close(200, "declared".into()).await.unwrap();
+
+    fixture.bus.declare_topology().await.unwrap();
+
+    let queues = rabbitmqctl("queues", &["name", "arguments"]).await;
+    assert_eq!(argument(row(&queues, "name", &dead), "x-delivery-limit"), Value::Null);
+    let other_dead = fixture.dead_queue(WorkQueue::ReceiveStatus);
+    assert_eq!(argument(row(&queues, "name", &other_dead), "x-delivery-limit"), 2_147_483_647);
+    row(&queues, "name", &fixture.work_queue(WorkQueue::ReceiveStatus));
     fixture.cleanup().await;
 }
