@@ -78,7 +78,11 @@ impl TxChannel {
             });
             match sending.await {
                 Ok(true) => {}
-                Ok(false) => return Err(unavailable("the delivery's channel is closed; the broker will deliver it again")),
+                // Closed already, or the copy must not be committed alone.
+                Ok(false) => {
+                    let error = unavailable("the delivery's channel is closed; the broker will deliver it again");
+                    return Err(self.abandon(error).await);
+                }
                 Err(error) => return Err(self.abandon(error).await),
             }
             *sent += 1;
