@@ -9,11 +9,13 @@
 //! channel and confirmed before the ack would be made again for every drop
 //! between the two. A commit that fails or times out closes the channel, so
 //! that nothing half-done stays pending: the broker delivers again whatever
-//! the channel held.
+//! the channel held. RabbitMQ does not make a transaction atomic across
+//! queues: a broker node failing in the middle of a commit may apply part
+//! of it; a dropped connection, the common case, cannot.
 //!
-//! The broker routes a transaction's publishes at commit, so a copy to a
-//! missing queue would be returned only once its ack is committed, and
-//! lost. Its target queue is therefore looked up first, on the publisher
+//! The broker returns a transaction's unroutable publish only at commit, so
+//! a copy to a missing queue would come back once its ack is committed, and
+//! be lost. Its target queue is therefore looked up first, on the publisher
 //! channel: a missing one fails that channel, whose replacement declares
 //! the topology again, and the original goes back to its queue after a
 //! pause.
