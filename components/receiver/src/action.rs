@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ErrorCode};
 
-/// A longer body is refused unread: `{}` with any whitespace fits.
+/// A longer body is refused unread, as any other body than `{}` is (400,
+/// not 413: it is not too large for something valid, it is not `{}`).
 const LIMIT_BYTES: usize = 1024;
 
 /// An action's body: `{}`, or none at all.
@@ -35,7 +36,7 @@ impl FromRequest for NoParameters {
                     ApiError::new(ErrorCode::InvalidJson, format!("the request body could not be read: {error}"))
                 })?;
                 if body.len() + chunk.len() > LIMIT_BYTES {
-                    return Err(ApiError::new(ErrorCode::PayloadTooLarge, "this action takes the body {}"));
+                    return Err(not_empty_object());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -50,12 +51,13 @@ fn no_parameters(body: &[u8]) -> Result<NoParameters, ApiError> {
     }
     match crate::json::from_slice_strict(body) {
         Ok(Value::Object(fields)) if fields.is_empty() => Ok(NoParameters),
-        Ok(_) => Err(ApiError::new(
-            ErrorCode::BadData,
-            "this action takes the body {}: its parameters go in the path and the query",
-        )),
+        Ok(_) => Err(not_empty_object()),
         Err(error) => Err(ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {error}"))),
     }
+}
+
+fn not_empty_object() -> ApiError {
+    ApiError::new(ErrorCode::BadData, "this action takes the body {}: its parameters go in the path and the query")
 }
 
 #[cfg(test)]

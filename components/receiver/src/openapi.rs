@@ -7,6 +7,11 @@
 //! JSON; a test compares them with what the API really answers. The error
 //! `code`s and the statuses they come with are taken from the one table in
 //! `error.rs`, so a new code shows up here without anyone remembering to.
+//!
+//! Text fields carry the domain's rule (`checked_text`: not blank, no
+//! control character, i.e. none of U+0000–U+001F and U+007F–U+009F) as a
+//! `pattern`, written out at each (utoipa takes only literals), so that
+//! whatever the document calls valid is accepted.
 // The schema types only describe JSON; nothing constructs them.
 #![allow(dead_code)]
 
@@ -27,12 +32,15 @@ struct NewBackupRequest {
     /// Must be `2022-05-22`.
     #[schema(example = "2022-05-22", pattern = "^2022-05-22$")]
     api_version: String,
-    #[schema(min_length = 1, max_length = 50, example = "job-17")]
+    /// Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 50, example = "job-17",
+             pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     backup_job_id: String,
     #[schema(format = Date, example = "2022-05-30")]
     data_date: String,
-    /// Stored as `preparedDataPathName`.
-    #[schema(min_length = 1, max_length = 250, example = "/prepared/job-17/2022-05-30")]
+    /// Stored as `preparedDataPathName`. Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 250, example = "/prepared/job-17/2022-05-30",
+             pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     backup_data_location: String,
 }
 
@@ -222,12 +230,18 @@ fn get_backup_request() {}
                    `get-backup-request` only the caller's own requests, with `read-health` every requester's.",
     params(
         ("status" = Option<StatusTypeCode>, Query, description = "Only requests in this status"),
-        ("backupJobId" = Option<String>, Query, min_length = 1, max_length = 50, description = "Only requests of this job"),
-        ("requesterId" = Option<String>, Query, description = "Only requests of this requester"),
+        ("backupJobId" = Option<String>, Query, min_length = 1, max_length = 50,
+         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+         description = "Only requests of this job"),
+        ("requesterId" = Option<String>, Query, max_length = 255,
+         pattern = r"^([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*)?$",
+         description = "Only requests of this requester; empty for those made with auth off"),
         ("receivedFrom" = Option<String>, Query, format = DateTime, description = "RFC 3339: received at or after"),
         ("receivedTo" = Option<String>, Query, format = DateTime, description = "RFC 3339: received before"),
         ("limit" = Option<u16>, Query, minimum = 1, maximum = 500, description = "1–500, default 50"),
-        ("cursor" = Option<String>, Query, description = "The `nextCursor` of the previous page"),
+        ("cursor" = Option<String>, Query,
+         pattern = r"^((3[0-9]){1,16}3a(3[0-9]|6[1-6]){8}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){4}2d(3[0-9]|6[1-6]){12})?$",
+         description = "The `nextCursor` of the previous page; empty or absent for the first"),
     ),
     responses(
         (status = 200, description = "One page", body = RequestList),
@@ -271,7 +285,6 @@ fn backup_request_history() {}
                                       from another site's page", body = ErrorBody),
         (status = 404, description = "Unknown, or another requester's without `operate`", body = ErrorBody),
         (status = 409, description = "The request was sent to the interface or ended", body = ErrorBody),
-        (status = 413, body = ErrorBody),
         (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
         (status = 503, body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -303,8 +316,6 @@ enum OperatorActionRefusals {
     Unauthorized(ErrorBody),
     #[response(status = 403, description = "The caller lacks the `operate` scope, or the request came from another site's page")]
     Forbidden(ErrorBody),
-    #[response(status = 413, description = "A body longer than `{}` needs")]
-    TooLarge(ErrorBody),
     #[response(status = 415, description = "Not sent as `application/json`")]
     NotJson(ErrorBody),
 }

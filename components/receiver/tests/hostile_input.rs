@@ -143,8 +143,11 @@ async fn no_state_changing_request_is_taken_unless_it_is_json_from_no_page_or_th
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} with {header:?}");
             assert_eq!(error_code(response).await, "Forbidden");
         }
-        let response = send(Some("application/json"), r#"{"messageId":"x"}"#, None).await.unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{method} {path} with a body other than {{}}");
+        let long = format!(r#"{{"pad":"{}"}}"#, "x".repeat(4096));
+        for body in [r#"{"messageId":"x"}"#, "[]", long.as_str()] {
+            let response = send(Some("application/json"), body, None).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{method} {path} with a body other than {{}}");
+        }
     }
     // The receiver's own page, and a caller that is no page, get in.
     for (method, path) in STATE_CHANGING {

@@ -95,6 +95,9 @@ fn list_parameters(query: &str) -> Result<(RequestFilter, Option<PageCursor>, Pa
             "requesterId" => filter.requester_id = Some(RequesterId::try_from(value.clone()).map_err(|e| bad(name, e))?),
             "receivedFrom" => filter.received_from = Some(timestamp(name, value)?),
             "receivedTo" => filter.received_to = Some(timestamp(name, value)?),
+            // Empty: the first page, as for a caller that always sends the
+            // parameter and has no cursor yet.
+            "cursor" if value.is_empty() => cursor = None,
             "cursor" => cursor = Some(PageCursor::try_from(value.as_str()).map_err(|e| bad(name, e))?),
             "limit" => {
                 let whole = value.parse::<i64>().map_err(|_| FieldError::WrongType { expected: "a whole number from 1 to 500" });
@@ -183,6 +186,12 @@ mod tests {
             let message = code_and_message(list_parameters(query));
             assert!(message.starts_with(named), "{query}: {message}");
         }
+    }
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        let (_, cursor, _) = list_parameters("cursor=").unwrap();
+        assert_eq!(cursor, None);
     }
 
     #[test]
