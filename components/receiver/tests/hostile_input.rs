@@ -178,3 +178,24 @@ async fn every_answer_tells_browsers_not_to_guess_its_content_type() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn invented_methods_are_counted_under_one_other_label_not_one_series_each() {
+    let app = spawn_app().await;
+    for invented in ["FOO", "BAR", "BREW", "X-LINEBACKER-PROBE"] {
+        let method = Method::from_bytes(invented.as_bytes()).unwrap();
+        let response = app.client.request(method, app.url("/api/zpages/livez")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{invented}");
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for invented in ["FOO", "BAR", "BREW", "X-LINEBACKER-PROBE"] {
+        assert!(!metrics.contains(&format!("method=\"{invented}\"")), "{invented} has a series of its own");
+    }
+    assert!(
+        metrics.contains(r#"linebacker_http_requests_total{method="other",route="/api/zpages/livez",status="405"} 4"#),
+        "{metrics}"
+    );
+    let health: Value = app.get("/api/zpages/healthz").await.json().await.unwrap();
+    assert!(!health.to_string().contains("BREW"), "healthz carries an invented method: {health}");
+    app.stop().await;
+}
