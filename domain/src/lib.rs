@@ -13,6 +13,7 @@ mod field_error;
 pub mod listing;
 pub mod ports;
 pub mod request;
+pub mod stage;
 pub mod trace;
 pub mod usecase;
 
@@ -23,6 +24,7 @@ pub use client::{ClientAuthorizations, Scope, UnknownScope};
 pub use error::DomainError;
 pub use field_error::FieldError;
 pub use event::{DomainEvent, EventPayload, EventType, MessageId};
+pub use stage::{Stage, UnknownStage};
 pub use trace::TraceParent;
 pub use request::{
     BackupJobId, BackupProviderCode, BackupRequest, BackupRequestId, DataDate,
