@@ -48,7 +48,7 @@ async fn a_message_dead_lettered_for_an_unknown_request_is_processed_once_the_re
     let short = Duration::from_millis(200);
     let exchange = unique_name("lb-test");
     let bus = RabbitBus::new(RabbitSettings {
-        url: amqp_url(),
+        urls: vec![amqp_url()],
         exchange: exchange.clone(),
         queue_prefix: format!("{}.", unique_name("lb-test")),
         connect_timeout: Duration::from_secs(2),

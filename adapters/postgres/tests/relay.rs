@@ -32,7 +32,7 @@ impl Fixture {
 
     fn bus(&self, url: String) -> Arc<RabbitBus> {
         Arc::new(RabbitBus::new(RabbitSettings {
-            url,
+            urls: vec![url],
             exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
             connect_timeout: Duration::from_secs(2),

@@ -5,7 +5,8 @@
 //! gets them back. lapin's own auto-recovery is not used: reconnecting on
 //! demand, under a deadline, is easier to reason about.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -44,6 +45,10 @@ pub(crate) struct Shared {
     /// find the link dead open one connection, not one each.
     reconnecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// The node (an index into `settings.urls`) the next connection tries
+    /// first: this process's own starting position, then the one after the
+    /// node whose connection was last opened.
+    next_node: AtomicUsize,
     /// Taken by each operation on a dead-letter queue: one holds the
     /// messages it reads until it hands them back, and a listing or replay
     /// beside it in this process would miss them.
@@ -52,12 +57,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(settings: RabbitSettings) -> Self {
+        let first_node = start_node(&settings.connection_name, settings.urls.len());
         Self {
             topology: Topology::new(&settings),
             settings,
             current: Mutex::new(Current::default()),
             reconnecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            next_node: AtomicUsize::new(first_node),
             dead_letters: tokio::sync::Mutex::new(()),
         }
     }
@@ -96,8 +103,9 @@ impl Shared {
             return Ok(link);
         }
         let topology = self.topology()?;
-        let what = format!("connecting to RabbitMQ at {}", redacted_url(&self.settings.url));
-        within(self.settings.connect_timeout, what, async {
+        // Each node may take the whole connect timeout before the next is tried.
+        let nodes = u32::try_from(self.settings.urls.len()).unwrap_or(u32::MAX).max(1);
+        within(self.settings.connect_timeout.saturating_mul(nodes), "connecting to RabbitMQ", async {
             let _turn = self.reconnecting.lock().await;
             self.check_open()?;
             // Whoever held the turn before may have reconnected already.
@@ -119,15 +127,43 @@ impl Shared {
         .await
     }
 
-    /// Connects; an `amqps://` URL always speaks TLS, verified against the
-    /// system's certificates and `rabbitmq.ca_file`, and a certificate the
-    /// client cannot trust fails the connection with rustls' reason.
+    /// Connects to the first node that answers, from `next_node` on, each
+    /// within `connect_timeout`; the next connection starts from the node
+    /// after the one that answered, so a process whose node went away moves
+    /// on to another.
     async fn connect(&self) -> anyhow::Result<Connection> {
-        tracing::info!(url = %redacted_url(&self.settings.url), "connecting to RabbitMQ");
+        let urls = &self.settings.urls;
+        anyhow::ensure!(!urls.is_empty(), "no RabbitMQ node is configured (rabbitmq.url or rabbitmq.urls)");
+        let first = self.next_node.load(Ordering::SeqCst);
+        let mut failures = Vec::new();
+        for node in (first..first + urls.len()).map(|node| node % urls.len()) {
+            let url = &urls[node];
+            let attempt = tokio::time::timeout(self.settings.connect_timeout, self.connect_to(url)).await;
+            match attempt {
+                Ok(Ok(connection)) => {
+                    self.next_node.store((node + 1) % urls.len(), Ordering::SeqCst);
+                    return Ok(connection);
+                }
+                Ok(Err(error)) => failures.push(format!("{}: {error:#}", redacted_url(url))),
+                Err(_) => failures.push(format!("{}: no answer within {:?}", redacted_url(url), self.settings.connect_timeout)),
+            }
+            if urls.len() > 1 {
+                tracing::warn!(node = %redacted_url(url), "RabbitMQ node unreachable; trying the next");
+            }
+        }
+        Err(anyhow::anyhow!("no RabbitMQ node answered: {}", failures.join("; ")))
+    }
+
+    /// Connects to one node; an `amqps://` URL always speaks TLS, verified
+    /// against the system's certificates and `rabbitmq.ca_file`, and a
+    /// certificate the client cannot trust fails the connection with
+    /// rustls' reason.
+    async fn connect_to(&self, url: &str) -> anyhow::Result<Connection> {
+        tracing::info!(url = %redacted_url(url), "connecting to RabbitMQ");
         let properties =
             ConnectionProperties::default().with_connection_name(self.settings.connection_name.clone().into());
-        let uri = amqp_uri(&self.settings.url)?;
-        if !self.settings.url.starts_with("amqps://") {
+        let uri = amqp_uri(url)?;
+        if !url.starts_with("amqps://") {
             return Ok(Connection::connect_uri(uri, properties).await?);
         }
         let tls = tls_config(&self.settings.tls).map_err(|reason| anyhow::anyhow!("RabbitMQ TLS: {reason}"))?;
@@ -229,10 +265,21 @@ fn tls_config(files: &RabbitTls) -> Result<OwnedTLSConfig, String> {
 /// writing every page at once.
 const FRAME_MAX: u32 = 131_072;
 
-/// `rabbitmq.url` parsed, with `FRAME_MAX` unless it sets a frame size.
+/// Where a process starts looking for a node: picked from its connection
+/// name (`check-allowed-1`, ...), so that copies spread over the nodes.
+fn start_node(connection_name: &str, nodes: usize) -> usize {
+    if nodes == 0 {
+        return 0;
+    }
+    let mut hasher = DefaultHasher::new();
+    connection_name.hash(&mut hasher);
+    (hasher.finish() % nodes as u64) as usize
+}
+
+/// A node's URL parsed, with `FRAME_MAX` unless it sets a frame size.
 fn amqp_uri(url: &str) -> anyhow::Result<AMQPUri> {
     // The parser's reason never repeats the URL, so no password is logged.
-    let mut uri: AMQPUri = url.parse().map_err(|reason: String| anyhow::anyhow!("rabbitmq.url is not an AMQP URL: {reason}"))?;
+    let mut uri: AMQPUri = url.parse().map_err(|reason: String| anyhow::anyhow!("a RabbitMQ node URL is not an AMQP URL: {reason}"))?;
     uri.query.frame_max.get_or_insert(FRAME_MAX);
     Ok(uri)
 }
@@ -250,4 +297,34 @@ mod tests {
         let error = super::amqp_uri("amqp://guest:secret@127.0.0.1:notaport/").unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
     }
+
+    #[test]
+    fn copies_of_a_process_start_from_different_nodes() {
+        let starts: std::collections::HashSet<usize> =
+            (0..6).map(|instance| super::start_node(&format!("check-allowed-{instance}"), 3)).collect();
+        assert!(starts.len() >= 2, "six copies all start at one node: {starts:?}");
+        assert!(starts.iter().all(|node| *node < 3));
+        assert_eq!(super::start_node("anything", 0), 0);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_is_down_is_skipped_and_the_next_connection_starts_after_the_one_that_answered() {
+        use std::sync::atomic::Ordering;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let live = linebacker_testkit::amqp_url();
+        let settings = crate::RabbitSettings {
+            urls: vec![format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"), live.clone(), live],
+            connect_timeout: std::time::Duration::from_secs(3),
+            ..crate::RabbitSettings::default()
+        };
+        let shared = super::Shared::new(settings);
+        shared.next_node.store(0, Ordering::SeqCst);
+
+        let connection = shared.connect().await.unwrap();
+
+        assert!(connection.status().connected());
+        assert_eq!(shared.next_node.load(Ordering::SeqCst), 2, "node 1 answered; node 2 is tried first next time");
+        connection.close(200, "done".into()).await.unwrap();
+    }
 }
+

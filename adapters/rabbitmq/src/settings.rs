@@ -18,11 +18,18 @@ pub const DEFAULT_RETRY_LEVELS: [Duration; 5] = [
 
 #[derive(Clone)]
 pub struct RabbitSettings {
-    /// `amqp://user:password@host:port/vhost`. Append `?heartbeat=10` to
-    /// notice a silently dead network within seconds.
-    pub url: String,
+    /// The nodes of one broker (cluster), each
+    /// `amqp://user:password@host:port/vhost`; never empty. A process
+    /// connects to the first that answers, starting from a position of its
+    /// own (`connection_name`) so that copies spread over the nodes, and
+    /// moves on to the next when its connection is lost. Append
+    /// `?heartbeat=10` to notice a silently dead network within seconds.
+    pub urls: Vec<String>,
     /// The topic exchange every event is published to.
     pub exchange: String,
+    /// The initial replication factor of every quorum queue declared (the
+    /// broker caps it at its cluster's size).
+    pub quorum_replicas: u16,
     /// Put in front of every queue name (`{prefix}check-allowed`), so that
     /// tests or several systems can share one broker.
     pub queue_prefix: String,
@@ -58,8 +65,9 @@ pub struct RabbitTls {
 impl Default for RabbitSettings {
     fn default() -> Self {
         Self {
-            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            urls: vec!["amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()],
             exchange: "linebacker".to_owned(),
+            quorum_replicas: 3,
             queue_prefix: String::new(),
             connect_timeout: Duration::from_secs(5),
             confirm_timeout: Duration::from_secs(10),
@@ -76,8 +84,9 @@ impl Default for RabbitSettings {
 impl fmt::Debug for RabbitSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RabbitSettings")
-            .field("url", &redacted_url(&self.url))
+            .field("urls", &self.urls.iter().map(|url| redacted_url(url)).collect::<Vec<_>>())
             .field("exchange", &self.exchange)
+            .field("quorum_replicas", &self.quorum_replicas)
             .field("queue_prefix", &self.queue_prefix)
             .field("connect_timeout", &self.connect_timeout)
             .field("confirm_timeout", &self.confirm_timeout)

@@ -71,6 +71,8 @@ pub(crate) struct Topology {
     check_allowed: QueueNames,
     send_to_interface: QueueNames,
     receive_status: QueueNames,
+    /// Each quorum queue's initial replication factor.
+    replicas: u16,
 }
 
 impl Topology {
@@ -95,6 +97,7 @@ impl Topology {
             check_allowed: names(WorkQueue::CheckAllowed)?,
             send_to_interface: names(WorkQueue::SendToInterface)?,
             receive_status: names(WorkQueue::ReceiveStatus)?,
+            replicas: settings.quorum_replicas,
         })
     }
 
@@ -115,13 +118,15 @@ impl Topology {
         channel.exchange_declare(self.heartbeats.clone(), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
         for queue in WorkQueue::ALL {
             let names = self.queue(*queue);
-            declare_dead(connection, &names.dead).await?;
+            let mut dead = quorum(self.replicas);
+            dead.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DEAD_DELIVERY_LIMIT));
+            declare_quorum(connection, &names.dead, dead).await?;
             // What the broker itself dead-letters (e.g. a delivery limit an
             // operator sets by policy) lands on the same queue as ours.
-            let mut arguments = quorum();
+            let mut arguments = quorum(self.replicas);
             arguments.insert("x-dead-letter-exchange".into(), text(""));
             arguments.insert("x-dead-letter-routing-key".into(), text(names.dead.as_str()));
-            channel.queue_declare(names.work.clone(), QueueDeclareOptions::durable(), arguments).await?;
+            declare_quorum(connection, &names.work, arguments).await?;
             for delay in &names.delays {
                 channel
                     .queue_declare(delay.name.clone(), QueueDeclareOptions::durable(), delay_arguments(delay, &names.work))
@@ -142,9 +147,12 @@ impl Topology {
 }
 
 /// Quorum queues are replicated and survive a broker restart: SPEC §4.
-fn quorum() -> FieldTable {
+/// `replicas` is their initial replication factor; the broker caps it at
+/// the cluster's size.
+fn quorum(replicas: u16) -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert("x-queue-type".into(), text("quorum"));
+    arguments.insert("x-quorum-initial-group-size".into(), AMQPValue::LongLongInt(i64::from(replicas.max(1))));
     arguments
 }
 
@@ -152,31 +160,48 @@ fn quorum() -> FieldTable {
 /// century), and a valid limit on every RabbitMQ version.
 const DEAD_DELIVERY_LIMIT: i64 = 2_147_483_647;
 
-/// Declares a dead-letter queue without a delivery limit that matters, on a
-/// channel of its own: the broker closes a channel whose declaration it
-/// refuses, and one declared earlier without the limit is refused.
-async fn declare_dead(connection: &Connection, name: &ShortString) -> lapin::Result<()> {
+/// Declares a quorum queue on a channel of its own: the broker closes a
+/// channel whose declaration it refuses. A queue declared earlier with
+/// other values for arguments the broker fixes at creation (its initial
+/// replication factor, a dead-letter queue's delivery limit) is refused as
+/// inequivalent; it is used as it is, with a warning that says what
+/// differs and how to get it declared anew.
+async fn declare_quorum(connection: &Connection, name: &ShortString, arguments: FieldTable) -> lapin::Result<()> {
     let channel = connection.create_channel().await?;
-    let mut arguments = quorum();
-    arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DEAD_DELIVERY_LIMIT));
     match channel.queue_declare(name.clone(), QueueDeclareOptions::durable(), arguments).await {
         Ok(_) => channel.close(200, "declared".into()).await,
-        Err(error) if declared_without_the_limit(&error) => {
-            tracing::warn!(
-                queue = %name,
-                "this dead-letter queue was declared without x-delivery-limit: on RabbitMQ 4.0 and later it drops \
-                 a message handed out 20 times (by listings too); move its messages away and delete it so that it \
-                 is declared again"
-            );
-            Ok(())
-        }
-        Err(error) => Err(error),
+        Err(error) => match inequivalent_creation_argument(&error) {
+            Some("x-delivery-limit") => {
+                tracing::warn!(
+                    queue = %name,
+                    "this dead-letter queue was declared without x-delivery-limit: on RabbitMQ 4.0 and later it drops \
+                     a message handed out 20 times (by listings too); move its messages away and delete it so that it \
+                     is declared again"
+                );
+                Ok(())
+            }
+            Some(_) => {
+                tracing::warn!(
+                    queue = %name,
+                    "this queue was declared with another x-quorum-initial-group-size than rabbitmq.quorum_replicas; \
+                     it keeps its replicas (rabbitmq-queues grow/shrink changes them)"
+                );
+                Ok(())
+            }
+            None => Err(error),
+        },
     }
 }
 
-fn declared_without_the_limit(error: &lapin::Error) -> bool {
-    matches!(error.kind(), lapin::ErrorKind::ProtocolError(refusal)
-        if refusal.get_message().as_str().contains("inequivalent arg 'x-delivery-limit'"))
+/// The argument a refused declaration names when it is one that the broker
+/// fixes at creation, so that a queue declared without it (or with another
+/// value) can be used as it is.
+fn inequivalent_creation_argument(error: &lapin::Error) -> Option<&'static str> {
+    let lapin::ErrorKind::ProtocolError(refusal) = error.kind() else { return None };
+    let message = refusal.get_message().as_str();
+    ["x-delivery-limit", "x-quorum-initial-group-size"]
+        .into_iter()
+        .find(|argument| message.contains(&format!("inequivalent arg '{argument}'")))
 }
 
 /// A durable classic queue whose messages, after `delay`, go back to

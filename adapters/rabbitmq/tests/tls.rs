@@ -19,7 +19,7 @@ use lapin::tcp::OwnedTLSConfig;
 
 fn settings(host: &str, port: u16, tls: RabbitTls) -> RabbitSettings {
     RabbitSettings {
-        url: format!("amqps://guest:guest@{host}:{port}/%2f"),
+        urls: vec![format!("amqps://guest:guest@{host}:{port}/%2f")],
         exchange: unique_name("lb-test"),
         queue_prefix: format!("{}.", unique_name("lb-test")),
         connect_timeout: Duration::from_secs(5),

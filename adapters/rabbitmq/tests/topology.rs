@@ -54,6 +54,7 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
         assert_eq!(declared["durable"], true, "{declared}");
         assert_eq!(argument(declared, "x-dead-letter-exchange"), "", "{declared}");
         assert_eq!(argument(declared, "x-dead-letter-routing-key"), dead.as_str(), "{declared}");
+        assert_eq!(argument(declared, "x-quorum-initial-group-size"), 3, "rabbitmq.quorum_replicas: {declared}");
         let delays = ["400ms", "1s", "2s"].map(|level| row(&queues, "name", &format!("{work}.retry.{level}")));
         for (delay, ttl) in delays.iter().zip([400, 1000, 2000]) {
             assert_eq!(delay["type"], "classic", "{delay}");
@@ -66,6 +67,7 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
         assert_eq!(declared_dead["type"], "quorum", "{declared_dead}");
         assert_eq!(declared_dead["durable"], true, "{declared_dead}");
         assert_eq!(argument(declared_dead, "x-delivery-limit"), 2_147_483_647, "{declared_dead}");
+        assert_eq!(argument(declared_dead, "x-quorum-initial-group-size"), 3, "{declared_dead}");
     }
 
     let bindings = rabbitmqctl("bindings", &["source_name", "destination_name", "routing_key"]).await;
@@ -83,20 +85,32 @@ async fn declaring_the_topology_twice_makes_quorum_work_dead_and_delay_queues_bo
 }
 
 #[tokio::test]
-async fn a_dead_letter_queue_declared_earlier_without_a_delivery_limit_is_kept_and_the_topology_still_declared() {
+async fn queues_declared_earlier_without_a_delivery_limit_or_replication_factor_are_kept_and_the_topology_still_declared() {
     let fixture = Fixture::new().await;
     let dead = fixture.dead_queue(WorkQueue::CheckAllowed);
+    let work = fixture.work_queue(WorkQueue::SendToInterface);
     let earlier = lapin::Connection::connect(&linebacker_testkit::amqp_url(), Default::default()).await.unwrap();
     let channel = earlier.create_channel().await.unwrap();
     let mut quorum = lapin::types::FieldTable::default();
     quorum.insert("x-queue-type".into(), lapin::types::AMQPValue::LongString("quorum".into()));
-    channel.queue_declare(dead.as_str().into(), lapin::options::QueueDeclareOptions::durable(), quorum).await.unwrap();
+    channel
+        .queue_declare(dead.as_str().into(), lapin::options::QueueDeclareOptions::durable(), quorum.clone())
+        .await
+        .unwrap();
+    let mut old_work = quorum;
+    old_work.insert("x-dead-letter-exchange".into(), lapin::types::AMQPValue::LongString("".into()));
+    old_work.insert(
+        "x-dead-letter-routing-key".into(),
+        lapin::types::AMQPValue::LongString(fixture.dead_queue(WorkQueue::SendToInterface).into()),
+    );
+    channel.queue_declare(work.as_str().into(), lapin::options::QueueDeclareOptions::durable(), old_work).await.unwrap();
     earlier.close(200, "declared".into()).await.unwrap();
 
     fixture.bus.declare_topology().await.unwrap();
 
     let queues = rabbitmqctl("queues", &["name", "arguments"]).await;
     assert_eq!(argument(row(&queues, "name", &dead), "x-delivery-limit"), Value::Null);
+    assert_eq!(argument(row(&queues, "name", &work), "x-quorum-initial-group-size"), Value::Null, "kept as it was");
     let other_dead = fixture.dead_queue(WorkQueue::ReceiveStatus);
     assert_eq!(argument(row(&queues, "name", &other_dead), "x-delivery-limit"), 2_147_483_647);
     row(&queues, "name", &fixture.work_queue(WorkQueue::ReceiveStatus));

@@ -144,6 +144,9 @@ impl Settings {
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true)
+                    // The one list given as a variable: `a,b,c`.
+                    .list_separator(",")
+                    .with_list_parse_key("rabbitmq.urls")
                     .source(Some(overrides)),
             )
             .build()?

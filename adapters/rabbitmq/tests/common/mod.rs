@@ -37,7 +37,7 @@ impl Fixture {
     /// A bus that reaches the broker through `url` (a proxy, a closed port).
     pub async fn at(url: String) -> Self {
         let settings = RabbitSettings {
-            url,
+            urls: vec![url],
             exchange: unique_name("lb-test"),
             queue_prefix: format!("{}.", unique_name("lb-test")),
             connect_timeout: Duration::from_secs(2),
@@ -47,6 +47,7 @@ impl Fixture {
             retry_levels: vec![RETRY_BASE, Duration::from_secs(1), Duration::from_secs(2)],
             connection_name: "linebacker-rabbitmq-test".to_owned(),
             tls: Default::default(),
+            ..RabbitSettings::default()
         };
         let probe = BrokerProbe::connect().await.expect("the test broker is reachable");
         Self { bus: RabbitBus::new(settings.clone()), settings, probe, cleaned: false }
