@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Breaker, Gate, combined_gate};
 use crate::host::Host;
+use crate::pause::StageGate;
 use crate::stats::ConsumerStats;
 
 #[derive(Debug, Clone)]
@@ -85,7 +86,8 @@ pub fn disposition(
 }
 
 /// Consumes `queue` for a component of `host` until `stop`, gated by
-/// `breakers`: those of the dependencies its use case calls.
+/// `breakers` (those of the dependencies its use case calls) and by the
+/// operator's pause of the stage the queue feeds.
 pub async fn consume_for(
     host: &Host,
     queue: WorkQueue,
@@ -100,7 +102,8 @@ pub async fn consume_for(
         not_found_grace: host.settings.worker.not_found_grace(),
     };
     let stats = host.consumer_stats(queue.name());
-    consume(host.message_bus(), handler, config, stats, breakers, stop).await;
+    let pause = host.pauses.gate(queue.into());
+    consume_unless_paused(host.message_bus(), handler, config, stats, breakers, Some(pause), stop).await;
 }
 
 /// How long to wait before subscribing again after the subscription failed.
@@ -120,8 +123,30 @@ pub async fn consume(
     breakers: Vec<Arc<Breaker>>,
     shutdown: CancellationToken,
 ) {
+    consume_unless_paused(bus, handler, config, stats, breakers, None, shutdown).await;
+}
+
+/// [`consume`], and while `pause` says the stage is paused, no subscription
+/// at all: the messages wait in the queue. A pause that comes while
+/// consuming ends the subscription as a stop does: no new delivery is
+/// taken, those in hand are finished and settled (the rest the broker
+/// gives back when the consumer is cancelled).
+async fn consume_unless_paused(
+    bus: Arc<dyn MessageBus>,
+    handler: Arc<dyn MessageHandler>,
+    config: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
+    breakers: Vec<Arc<Breaker>>,
+    mut pause: Option<StageGate>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Backoff::new(RESUBSCRIBE_START, RESUBSCRIBE_CAP);
     while !shutdown.is_cancelled() {
+        if let Some(gate) = pause.as_mut().filter(|gate| !gate.is_running()) {
+            tracing::info!(queue = config.queue.name(), "stage paused: not consuming");
+            gate.running_unless_stopped(&shutdown).await;
+            continue;
+        }
         let probing = match combined_gate(&breakers) {
             Gate::OpenUntil(until) => {
                 tokio::select! {
@@ -144,8 +169,18 @@ pub async fn consume(
                     let gate = combined_gate(&breakers);
                     std::future::ready(gate == if probing { Gate::Probe } else { Gate::Closed })
                 };
+                let mut paused = pause.clone();
+                let stop_or_pause = async {
+                    match paused.as_mut() {
+                        Some(gate) => tokio::select! {
+                            _ = shutdown.cancelled() => {}
+                            () = gate.paused() => {}
+                        },
+                        None => shutdown.cancelled().await,
+                    }
+                };
                 subscription
-                    .take_until(shutdown.cancelled())
+                    .take_until(stop_or_pause)
                     .take_while(|item| {
                         let alive = item.is_ok();
                         if let Err(error) = item {
@@ -160,8 +195,9 @@ pub async fn consume(
                         crate::metrics::handle_timed(config.queue, span, process(delivery, handler.as_ref(), &config, &stats))
                     })
                     .await;
-                if shutdown.is_cancelled() || combined_gate(&breakers) != Gate::Closed || probing {
-                    // A gate change, not a failure: decide again at once.
+                let pausing = pause.as_ref().is_some_and(|gate| !gate.is_running());
+                if shutdown.is_cancelled() || combined_gate(&breakers) != Gate::Closed || probing || pausing {
+                    // A gate change or a pause, not a failure: decide again at once.
                     continue;
                 }
             }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::breaker::Breaker;
 use crate::externals::{self, Externals};
 use crate::guard::Guarded;
+use crate::pause::Pauses;
 use crate::stats::ConsumerStats;
 
 /// The message bus the settings chose. The RabbitMQ bus is kept as itself
@@ -85,6 +86,8 @@ pub struct Host {
     pub schema_ready: watch::Receiver<bool>,
     /// The job service and the BZI, as configured or as simulated in-process.
     pub externals: Externals,
+    /// The stages this process runs, and whether an operator paused them.
+    pub pauses: Pauses,
     usage: UsageMeter,
     /// Whether a component of this process needs the broker to work (a
     /// consumer): then a broker that is down makes the process not ready.
@@ -112,6 +115,7 @@ impl Host {
             stopping: CancellationToken::new(),
             schema_ready,
             externals: Externals::default(),
+            pauses: Pauses::default(),
             usage: UsageMeter::new(),
             needs_broker: AtomicBool::new(false),
             breakers: Mutex::new(Vec::new()),
@@ -201,9 +205,15 @@ impl Host {
     }
 
     /// This process's `healthz` (SPEC §7), also sent as its heartbeat: with
-    /// its breakers and message counts when it consumes.
+    /// its breakers and message counts when it consumes, and the state of
+    /// each stage it runs (`running` or `paused`, SPEC §10).
     pub async fn health(&self) -> serde_json::Value {
         let mut health = common_health(&self.identity, &self.usage, self.readiness().await);
+        let stages = self.pauses.states();
+        if let (serde_json::Value::Object(fields), false) = (&mut health, stages.is_empty()) {
+            let states = stages.into_iter().map(|(stage, state)| (stage.name().to_owned(), serde_json::Value::from(state)));
+            fields.insert("stages".to_owned(), states.collect());
+        }
         let consumers = self.all_consumer_stats();
         if let (serde_json::Value::Object(fields), false) = (&mut health, consumers.is_empty()) {
             let breakers = self.all_breakers();

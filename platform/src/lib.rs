@@ -15,6 +15,7 @@ pub mod guard;
 pub mod heartbeat;
 pub mod host;
 mod metrics;
+pub mod pause;
 mod polling;
 mod process;
 mod retry;
@@ -26,6 +27,7 @@ pub use consumer::{ConsumerConfig, Disposition, consume, consume_for, dispositio
 pub use dead_letters::{DeadLetterQueues, DeadLetterView};
 pub use externals::{Externals, InProcessInterface};
 pub use host::{Bus, Host};
+pub use pause::{Pauses, StageGate};
 pub use polling::poll_with_backoff;
 pub use process::{Process, RunningProcess};
 pub use retry::retry_until_done;

@@ -134,6 +134,7 @@ impl Process {
             components.push(Started { name, stop, task });
         }
 
+        spawn_pause_follower(&host, &background);
         let relay_stop = CancellationToken::new();
         let relay = spawn_relay(&host, relay_stop.clone());
         let beating_stop = CancellationToken::new();
@@ -268,21 +269,36 @@ fn prepare_dependencies(host: &Arc<Host>, schema_ready: watch::Sender<bool>, sto
     }
 }
 
+/// Waits until the migrations are applied: false when `stop` came first.
+async fn schema_in_place(mut schema_ready: watch::Receiver<bool>, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        ready = schema_ready.wait_for(|ready| *ready) => ready.is_ok(),
+        () = stop.cancelled() => false,
+    }
+}
+
+/// Follows the paused stages, once their table exists, for the stages the
+/// components run, until the process stops.
+fn spawn_pause_follower(host: &Arc<Host>, stop: &CancellationToken) {
+    let (host, stop) = (host.clone(), stop.clone());
+    tokio::spawn(async move {
+        if !schema_in_place(host.schema_ready.clone(), &stop).await {
+            return;
+        }
+        host.pauses.follow(&host.database, &stop).await;
+    });
+}
+
 /// The outbox relay of the process, once the outbox table exists; on
 /// `stop` it makes its last pass within a quarter of the deadline.
 fn spawn_relay(host: &Arc<Host>, stop: CancellationToken) -> JoinHandle<()> {
     let relay = OutboxRelay::new(host.database.clone(), host.message_bus(), host.settings.outbox.relay_config())
     .observing(Arc::new(|events| metrics().observe_published(events)));
     let flush = StopBudget::split(host.settings.shutdown_deadline()).relay_flush;
-    let mut schema_ready = host.schema_ready.clone();
+    let schema_ready = host.schema_ready.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            ready = schema_ready.wait_for(|ready| *ready) => {
-                if ready.is_err() {
-                    return;
-                }
-            }
-            () = stop.cancelled() => return,
+        if !schema_in_place(schema_ready, &stop).await {
+            return;
         }
         relay.run(stop, flush).await;
     })

@@ -2,11 +2,14 @@
 //! interface into a `StoreStatusReceived` event, then deletes it. Polling
 //! backs off while the queue is empty and resets when a message arrives;
 //! while the queue service keeps failing, its breaker holds polling back.
+//! While an operator pauses the stage it receives nothing: the statuses
+//! wait in the BZI's queue, and the batch in hand is finished first.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use linebacker_domain::Stage;
 use linebacker_domain::usecase::ForwardStatuses;
 use linebacker_platform::breaker::Gate;
 use linebacker_platform::{Component, Host, Needs, Work, poll_with_backoff};
@@ -46,7 +49,13 @@ async fn listen(host: &Host, stop: &CancellationToken) -> anyhow::Result<()> {
         .continuing_traces(Arc::new(host.database.store()));
     let stats = host.consumer_stats(&host.settings.azure_queue.statuses_queue);
     let (visibility, idle_max) = (settings.visibility_timeout(), settings.idle_backoff_max());
+    let gate = host.pauses.gate(Stage::InterfaceListener);
     poll_with_backoff(stop, IDLE_START, idle_max, || async {
+        if !gate.is_running() {
+            gate.clone().running_unless_stopped(stop).await;
+            // Resumed: poll again at once, not after an idle pause.
+            return true;
+        }
         if matches!(breaker.gate(), Gate::OpenUntil(_)) {
             return false;
         }
