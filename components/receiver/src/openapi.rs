@@ -380,6 +380,35 @@ fn dead_letters_purge() {}
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody), OperatorActionRefusals))]
 fn dead_letters_replay() {}
 
+#[utoipa::path(get, path = "/api/operator/stages", tag = "operations",
+    description = "Every stage an operator can pause (SPEC §10), in pipeline order: \
+                   `{stages: [{stage, state: running|paused, pausedBy, pausedAt}]}`; who paused it and when are null \
+                   while it runs.",
+    responses((status = 200, description = "The stages", content_type = "application/json"),
+              (status = 401, description = "Missing or invalid bearer token (SPEC §8, when auth is on)", body = ErrorBody),
+              (status = 403, description = "The caller lacks the `read-health` scope", body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+fn stages_list() {}
+
+#[utoipa::path(post, path = "/api/operator/stages/{stage}/pause", tag = "operations",
+    description = "Pauses a stage: within 5 s every copy of it, on every host, takes no new work (work in flight \
+                   finishes) and its requests wait in their queue. A stage already paused keeps who paused it and when.",
+    params(("stage" = String, Path, description = "check-allowed, send-to-interface, interface-listener, receive-status or notify-requesters")),
+    request_body(content = NoParameters, content_type = "application/json"),
+    responses((status = 200, description = "The stage's entry `{stage, state, pausedBy, pausedAt}`", content_type = "application/json"),
+              (status = 400, description = "A body other than `{}`", body = ErrorBody),
+              (status = 404, description = "No such stage", body = ErrorBody), (status = 503, body = ErrorBody), OperatorActionRefusals))]
+fn stage_pause() {}
+
+#[utoipa::path(post, path = "/api/operator/stages/{stage}/resume", tag = "operations",
+    description = "Resumes a stage: its copies take the requests that waited in its queue.",
+    params(("stage" = String, Path, description = "check-allowed, send-to-interface, interface-listener, receive-status or notify-requesters")),
+    request_body(content = NoParameters, content_type = "application/json"),
+    responses((status = 200, description = "The stage's entry `{stage, state, pausedBy, pausedAt}`", content_type = "application/json"),
+              (status = 400, description = "A body other than `{}`", body = ErrorBody),
+              (status = 404, description = "No such stage", body = ErrorBody), (status = 503, body = ErrorBody), OperatorActionRefusals))]
+fn stage_resume() {}
+
 #[utoipa::path(get, path = "/dashboard", tag = "operations",
     description = "The operator dashboard: one page whose script and style (`/dashboard/app.js`, `/dashboard/app.css`) \
                    are compiled into the receiver. It reads the API below with the bearer token it asks for.",
@@ -417,6 +446,9 @@ fn metrics() {}
         dead_letters_list,
         dead_letters_purge,
         dead_letters_replay,
+        stages_list,
+        stage_pause,
+        stage_resume,
         dashboard,
         dashboard_samples,
         metrics,

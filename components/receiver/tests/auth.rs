@@ -230,6 +230,9 @@ const LOCKED: &[(&str, &str, &str)] = &[
     ("POST", "/api/operator/dead-letters/check-allowed/replay", "operate"),
     ("DELETE", "/api/operator/dead-letters/check-allowed", "operate"),
     ("POST", "/api/operator/recovery", "operate"),
+    ("GET", "/api/operator/stages", "read-health"),
+    ("POST", "/api/operator/stages/receive-status/pause", "operate"),
+    ("POST", "/api/operator/stages/receive-status/resume", "operate"),
     ("GET", "/api/zpages/healthz", "read-health"),
     ("GET", "/api/zpages/healthz/all", "read-health"),
     ("GET", "/metrics", "read-health"),
@@ -259,6 +262,18 @@ async fn operator_endpoints_healthz_and_metrics_need_a_token_and_their_scope() {
             response.status()
         );
     }
+    t.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_stage_names_the_operator_who_paused_it() {
+    let t = spawn_with_auth(30).await;
+    t.add_client("operator", &["operate"]).await;
+    let token = t.token_for("operator");
+    let response = t.call(Method::POST, "/api/operator/stages/check-allowed/pause", Some(&token), Some(&json!({}))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let paused: Value = response.json().await.unwrap();
+    assert_eq!((&paused["state"], &paused["pausedBy"]), (&json!("paused"), &json!("operator")));
     t.app.stop().await;
 }
 

@@ -92,6 +92,8 @@ const STATE_CHANGING: &[(&str, &str)] = &[
     ("POST", "/api/operator/recovery"),
     ("POST", "/api/operator/dead-letters/check-allowed/replay"),
     ("DELETE", "/api/operator/dead-letters/check-allowed"),
+    ("POST", "/api/operator/stages/check-allowed/pause"),
+    ("POST", "/api/operator/stages/check-allowed/resume"),
 ];
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod browse;
 pub(crate) mod metrics;
 pub(crate) mod operator_dead_letters;
 mod operator_recovery;
+mod operator_stages;
 pub mod zpages;
 
 
@@ -44,6 +45,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(operator_recovery::recover)),
         )
         .configure(operator_dead_letters::routes)
+        .configure(operator_stages::routes)
         .configure(crate::dashboard::routes)
         .service(web::resource("/api/zpages/livez").route(web::get().to(zpages::livez)))
         .service(web::resource("/api/zpages/readyz").route(web::get().to(zpages::readyz)))
