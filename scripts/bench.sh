@@ -35,9 +35,11 @@ done
 if [[ -n $quick ]]; then
     INTAKE_SECONDS=5 PIPELINE_REQUESTS=1000 STEADY_SECONDS=5 LATENCY_SECONDS=8
     PGBENCH_SECONDS=3 BROKER_MESSAGES=10000 AZURITE_CYCLES=500 RECOVERY_REQUESTS=10000
+    RETENTION_REQUESTS=20000 RETENTION_BASELINE_SECONDS=5
 else
     INTAKE_SECONDS=20 PIPELINE_REQUESTS=20000 STEADY_SECONDS=30 LATENCY_SECONDS=30
     PGBENCH_SECONDS=20 BROKER_MESSAGES=50000 AZURITE_CYCLES=5000 RECOVERY_REQUESTS=100000
+    RETENTION_REQUESTS=1000000 RETENTION_BASELINE_SECONDS=20
 fi
 bin="$LB_ROOT/target/$profile"
 
@@ -234,6 +236,15 @@ LINEBACKER__DATABASE__URL="$recovery_url" LINEBACKER__RECOVERY__PER_SECOND=20000
 system_pid=$!
 wait_until 60 "http-receiver" ready "$url/api/zpages/readyz"
 measure recovery recovery --url "$url" --database-url "$recovery_url" --mark "$mark" --requests "$RECOVERY_REQUESTS"
+# Retention on the same receiver: terminal requests past every retention
+# (a tenth with a Backup still due), then one pruning pass, run on demand by
+# linebacker-admin with the receiver's policy, while live requests arrive at
+# 200 a second; their latency beside that of the same load just before.
+mark="/bench/retention/$run_id/"
+measure terminal terminal --database-url "$recovery_url" --mark "$mark" --requests "$RETENTION_REQUESTS"
+measure prune prune --url "$url" --database-url "$recovery_url" --mark "$mark" --requests "$RETENTION_REQUESTS" \
+    --baseline-seconds "$RETENTION_BASELINE_SECONDS" -- \
+    env LINEBACKER__DATABASE__URL="$recovery_url" "$bin/linebacker-admin" prune
 kill -INT "$system_pid"
 wait "$system_pid" || true
 system_pid=

@@ -9,6 +9,7 @@ mod load;
 mod pipeline;
 mod process;
 mod recovery;
+mod retention;
 mod report;
 mod stats;
 
@@ -123,6 +124,35 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         live_rate: u32,
     },
+    /// Stores terminal requests past every retention, with their history
+    /// and Backups (a tenth still due), for a pruning pass to delete.
+    Terminal {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        mark: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u32,
+    },
+    /// Live requests before and during a pruning pass (`--`, then the
+    /// command that runs one), and what the pass deleted and kept.
+    Prune {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        mark: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u32,
+        #[arg(long, default_value_t = 200)]
+        live_rate: u32,
+        /// Seconds of live requests before the pass, for comparison.
+        #[arg(long, default_value_t = 10)]
+        baseline_seconds: u64,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Resident memory (now and peak) and CPU time of each process.
     Processes {
         #[arg(long = "pid", value_parser = process::parse_named_pid)]
@@ -173,6 +203,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Stall { database_url, mark, requests } => recovery::stall(&database_url, &mark, requests).await?,
         Command::Recovery { url, database_url, mark, requests, live_rate } => {
             recovery::watch(&url, &database_url, &mark, requests, live_rate).await?
+        }
+        Command::Terminal { database_url, mark, requests } => retention::terminal(&database_url, &mark, requests).await?,
+        Command::Prune { url, database_url, mark, requests, live_rate, baseline_seconds, command } => {
+            let baseline = Duration::from_secs(baseline_seconds);
+            retention::prune(&url, &database_url, &mark, requests, live_rate, baseline, &command).await?
         }
         Command::Processes { pids } => process::sample_all(&pids)?,
         Command::Report { dir } => report::write(&dir)?,

@@ -210,6 +210,13 @@ fn lines(report: &Value) -> Vec<Line> {
             held: Held::AtMost(50.0),
         },
         Line {
+            target: "intake p99 during a pruning pass ≤ 2 × before it (1,000,000 terminal requests)",
+            measured: at(report, "/prune/p99Ratio"),
+            unit: "×",
+            bound: None,
+            held: Held::AtMost(2.0),
+        },
+        Line {
             target: "each worker ≤ 15 MB RSS idle",
             measured: largest(report, "/processes-idle", WORKERS, "rssMb"),
             unit: "MB",
@@ -482,6 +489,7 @@ const MEASUREMENTS: &[&str] =
         "steady-200-in-process",
         "latency-1rps",
         "recovery",
+        "prune",
         "processes-idle",
         "pgbench",
         "pgbench-key",
