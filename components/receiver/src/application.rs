@@ -194,6 +194,12 @@ fn http_server(
     // The process's own signal handling (runtime::shutdown_on_signals)
     // decides when to stop, and in which order.
     .disable_signals()
+    // A caller that closes its side of the connection has hung up: its
+    // handler is dropped rather than run on for nobody, so that a new
+    // request still waiting for a writer is not stored (no 202 was sent for
+    // it). With half-closed connections allowed, actix would keep the
+    // handler running until it answered into the closed connection.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(stop_secs)
     .listen(listener)?
     .run();

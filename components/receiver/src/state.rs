@@ -13,7 +13,9 @@ use linebacker_platform::heartbeat::Roster;
 use linebacker_postgres::Database;
 use linebacker_runtime::settings::HeartbeatSettings;
 use tokio::sync::watch;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -71,16 +73,36 @@ impl ApiState {
     /// A pooled connection belongs to the runtime that opened it; opened on
     /// a worker, it would break when the workers stop, just when the relay
     /// needs the pool for its last pass. Running there also lets a started
-    /// write finish even if the caller goes away.
+    /// piece of work finish even if the caller goes away: reads cost little
+    /// more to finish than to stop, and an operator's action (a cancel, a
+    /// replay, a recovery) is one the operator expects to have happened,
+    /// answer seen or not.
     pub(crate) async fn on_main_runtime<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        // The span goes along, so the work's lines carry the request's trace.
-        let work = tracing::Instrument::instrument(work, tracing::Span::current());
-        self.runtime.spawn(work).await.map_err(|error| {
-            tracing::error!(error = %error, "answering 500: a request's task failed");
-            ApiError::new(ErrorCode::Internal, "internal error")
-        })
+        self.spawn(work).await.map_err(task_failed)
     }
+
+    /// Runs `work` on the main runtime (see `on_main_runtime`) for as long
+    /// as the caller waits: when the handler's future is dropped because the
+    /// caller hung up, `work` is dropped where it is. A new request still
+    /// waiting for a writer is then not stored, since no 202 was sent for
+    /// it; one a writer already took is stored all the same.
+    pub(crate) async fn on_main_runtime_while_caller_waits<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        AbortOnDropHandle::new(self.spawn(work)).await.map_err(task_failed)
+    }
+
+    fn spawn<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> JoinHandle<T> {
+        // The span goes along, so the work's lines carry the request's trace.
+        self.runtime.spawn(tracing::Instrument::instrument(work, tracing::Span::current()))
+    }
+}
+
+fn task_failed(error: JoinError) -> ApiError {
+    tracing::error!(error = %error, "answering 500: a request's task failed");
+    ApiError::new(ErrorCode::Internal, "internal error")
 }

@@ -31,7 +31,7 @@ pub async fn create(
     state.require_schema()?;
     let create = state.create.clone();
     let created = state
-        .on_main_runtime(async move { create.execute(new, idempotency_key, trace).await })
+        .on_main_runtime_while_caller_waits(async move { create.execute(new, idempotency_key, trace).await })
         .await?
         .map_err(|error| state.domain_error(error))?;
     let stored = match &created {
