@@ -131,7 +131,7 @@ pub async fn consume(
 /// consuming ends the subscription as a stop does: no new delivery is
 /// taken, those in hand are finished and settled (the rest the broker
 /// gives back when the consumer is cancelled).
-async fn consume_unless_paused(
+pub(crate) async fn consume_unless_paused(
     bus: Arc<dyn MessageBus>,
     handler: Arc<dyn MessageHandler>,
     config: ConsumerConfig,

@@ -162,7 +162,17 @@ impl StageGate {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use linebacker_domain::ports::{MessageBus, WorkQueue};
+    use linebacker_domain::usecase::{Handled, MessageHandler};
+    use linebacker_domain::{DomainError, DomainEvent, EventType, StatusTypeCode};
+    use linebacker_memory::InMemoryBus;
+
     use super::*;
+    use crate::consumer::{ConsumerConfig, consume_unless_paused};
+    use crate::stats::ConsumerStats;
 
     fn paused(stages: &[Stage]) -> BTreeSet<Stage> {
         stages.iter().copied().collect()
@@ -195,5 +205,71 @@ mod tests {
         assert_eq!(pauses.states(), [(Stage::ReceiveStatus, "paused")]);
         pauses.update(paused(&[]));
         tokio::time::timeout(Duration::from_secs(1), gate.running()).await.unwrap();
+    }
+
+    /// Counts the messages it is handed.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl MessageHandler for Counting {
+        async fn handle(&self, _: &DomainEvent) -> Result<Handled, DomainError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Handled::Applied(StatusTypeCode::Allowed))
+        }
+    }
+
+    async fn publish(bus: &InMemoryBus, count: usize) {
+        let events: Vec<DomainEvent> =
+            (0..count).map(|_| linebacker_testkit::sample_event(EventType::BackupRequestReceived)).collect();
+        bus.publish(&events).await.unwrap();
+    }
+
+    async fn until(what: &str, check: impl Fn() -> bool) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !check() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}"));
+    }
+
+    #[tokio::test]
+    async fn a_paused_consumer_leaves_its_messages_in_the_queue_and_takes_them_once_resumed() {
+        let (bus, pauses, handler) = (InMemoryBus::new(), Pauses::default(), Arc::new(Counting::default()));
+        let gate = pauses.gate(Stage::CheckAllowed);
+        pauses.update(paused(&[Stage::CheckAllowed]));
+        let config = ConsumerConfig {
+            queue: WorkQueue::CheckAllowed,
+            prefetch: 4,
+            max_attempts: 5,
+            not_found_grace: Duration::from_secs(60),
+        };
+        let stop = CancellationToken::new();
+        let consumer = tokio::spawn(consume_unless_paused(
+            Arc::new(bus.clone()),
+            handler.clone(),
+            config,
+            Arc::new(ConsumerStats::default()),
+            Vec::new(),
+            Some(gate),
+            stop.clone(),
+        ));
+        publish(&bus, 3).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!((handler.0.load(Ordering::SeqCst), bus.ready_count(WorkQueue::CheckAllowed)), (0, 3));
+
+        pauses.update(paused(&[]));
+        until("the waiting messages handled", || handler.0.load(Ordering::SeqCst) == 3).await;
+
+        pauses.update(paused(&[Stage::CheckAllowed]));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        publish(&bus, 2).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!((handler.0.load(Ordering::SeqCst), bus.ready_count(WorkQueue::CheckAllowed)), (3, 2));
+
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(1), consumer).await.unwrap().unwrap();
     }
 }
