@@ -51,7 +51,7 @@ pub async fn terminal(database_url: &str, mark: &str, requests: u32) -> anyhow::
         "INSERT INTO backups (backup_id, backup_request_id, backup_job_id, data_date, backup_provider_code, \
          days_to_keep_count, hold_flag, storage_path_name, backup_byte_count, copy_start_timestamp, \
          copy_end_timestamp, due_to_delete_date) \
-         SELECT 'backup-' || n, $1 || n, 'job-1', DATE '2025-10-30', 'Local', 30, false, '/store/' || n, 1, \
+         SELECT $1 || n || '-backup', $1 || n, 'job-1', DATE '2025-10-30', 'Local', 30, false, '/store/' || n, 1, \
                 now() - interval '400 days', now() - interval '400 days', \
                 CASE WHEN n % 10 = 0 THEN current_date + 30 ELSE DATE '2025-11-29' END \
          FROM generate_series(1, $2) AS n WHERE n % 10 NOT IN (8, 9)",
