@@ -66,6 +66,12 @@ impl BrokerProbe {
 
     /// How many messages are ready in `queue`; fails when it does not exist.
     pub async fn message_count(&self, queue: &str) -> anyhow::Result<u32> {
+        Ok(self.counts(queue).await?.0)
+    }
+
+    /// How many messages are ready in `queue`, and how many consumers it
+    /// has; fails when it does not exist.
+    pub async fn counts(&self, queue: &str) -> anyhow::Result<(u32, u32)> {
         // A passive declare of a missing queue closes its channel: a fresh one.
         let channel = self.connection.create_channel().await?;
         let options = QueueDeclareOptions { passive: true, ..Default::default() };
@@ -74,7 +80,7 @@ impl BrokerProbe {
             .await
             .with_context(|| format!("queue {queue} does not exist"))?;
         channel.close(200, "done".into()).await.ok();
-        Ok(declared.message_count())
+        Ok((declared.message_count(), declared.consumer_count()))
     }
 
     /// Deletes queues a test declared; missing ones are fine.
