@@ -1,11 +1,14 @@
 // Drives the operator dashboard in headless Chromium (Debian's package,
 // never a downloaded browser) against a running system:
 //   node tests/browser/dashboard.mjs <receiverUrl> <settledId> <cancelId> <deadLetterRequestId> <screenshot>
-// Checks that the page's counts equal the API's, that the search box opens a
-// request with its history, that the cancel button cancels, that dead
-// letters are read only when their button is pressed, that the replay
-// button puts a dead letter back to work, that no request leaves loopback
-// and that the console stays free of errors. Exits non-zero on a failure.
+// Checks that the page's counts equal the API's, that the request table
+// lists and filters requests and opens one, that the plots' legends name
+// their lines, that the stage buttons pause and resume a stage, that the
+// search box opens a request with its history, that the cancel button
+// cancels, that dead letters are read only when their button is pressed,
+// that the replay button puts a dead letter back to work, that no request
+// leaves loopback and that the console stays free of errors. Exits non-zero
+// on a failure.
 import { chromium } from 'playwright-core';
 
 const [url, settledId, cancelId, deadLetterRequestId, screenshot] = process.argv.slice(2);
@@ -82,6 +85,37 @@ try {
     const listed = all.processes.map((p) => p.name).sort();
     return JSON.stringify(shown) === JSON.stringify(listed) && listed.length >= 4 ? true : `page ${shown}, API ${listed}`;
   });
+
+  // The request table lists the newest requests as the list API does, its
+  // status filter narrows it, and a row opens its request.
+  await until('the request table to list the newest requests', async () => {
+    const listed = (await api('/api/backup-requests?limit=20')).items.map((r) => r.backupRequestId);
+    const shown = await page.locator('#requests tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.request));
+    return shown.length > 0 && JSON.stringify(shown) === JSON.stringify(listed) ? true : `page ${shown}, API ${listed}`;
+  });
+  await page.selectOption('#requests-status', 'Succeeded');
+  await until('the table to hold only Succeeded requests', async () => {
+    const statuses = await page.locator('#requests tbody td[data-field="status"]').allTextContents();
+    return statuses.length > 0 && statuses.every((s) => s === 'Succeeded') ? true : statuses.join(',');
+  });
+  await page.click(`#requests tbody tr[data-request="${settledId}"]`);
+  await until('the row to open its request', async () => (await page.textContent('#request-record')).includes(settledId));
+  await page.selectOption('#requests-status', '');
+
+  // Each plot's legend names its lines, each beside a swatch of its colour.
+  const legend = await page.locator('#chart-throughput .swatch').evaluateAll((lines) => lines.map((l) => l.dataset.series));
+  if (legend.join() !== 'Allowed,Sent,Succeeded,Failed,NotAllowed,Cancelled') fail(`the throughput legend is ${legend}`);
+
+  // The stage buttons pause a stage and resume it, as the API then says.
+  const stageState = (stage) => page.textContent(`#stages tr[data-stage="${stage}"] td[data-field="state"]`);
+  const apiState = async (stage) => (await api('/api/operator/stages')).stages.find((s) => s.stage === stage)?.state;
+  await page.waitForSelector('#stages tr[data-stage="send-to-interface"] button');
+  await page.click('#stages tr[data-stage="send-to-interface"] button');
+  await until('the stage to show paused', async () => (await stageState('send-to-interface')) === 'paused');
+  if ((await apiState('send-to-interface')) !== 'paused') fail('the API does not say the stage is paused');
+  await page.click('#stages tr[data-stage="send-to-interface"] button');
+  await until('the stage to show running', async () => (await stageState('send-to-interface')) === 'running');
+  if ((await apiState('send-to-interface')) !== 'running') fail('the API does not say the stage runs');
 
   // The search box opens a request with its record and history.
   await page.fill('#search-id', settledId);

@@ -123,6 +123,34 @@ function drawProcesses(processes) {
   }));
 }
 
+function drawSweep(sweep) {
+  $('sweep').textContent = !sweep ? 'no reconciliation sweep yet'
+    : sweep.error ? `last sweep: ${sweep.error}`
+    : `last sweep ${new Date(sweep.at).toLocaleTimeString()} by ${sweep.by}: ${sweep.reemitted} re-emitted, ${sweep.resent} resent`;
+}
+
+/// Each stage's state with the button that flips it (the receiver answers
+/// 403 to a caller without the operate scope, shown as the error).
+async function drawStages() {
+  const { stages } = await api('/api/operator/stages');
+  fill($('stages').tBodies[0], (stages || []).map((s) => {
+    const paused = s.state === 'paused';
+    const button = el('button', { type: 'button', 'data-stage-action': paused ? 'resume' : 'pause' }, paused ? 'Resume' : 'Pause');
+    button.addEventListener('click', async () => {
+      try {
+        await api(`/api/operator/stages/${encodeURIComponent(s.stage)}/${paused ? 'resume' : 'pause'}`, { method: 'POST' });
+        await drawStages();
+        showError(null);
+      } catch (error) {
+        showError(error);
+      }
+    });
+    return el('tr', { 'data-stage': s.stage }, el('td', {}, s.stage),
+      el('td', { class: paused ? 'warn' : 'ok', 'data-field': 'state' }, s.state),
+      el('td', {}, s.pausedBy ?? ''), el('td', {}, s.pausedAt ? new Date(s.pausedAt).toLocaleString() : ''), el('td', {}, button));
+  }));
+}
+
 async function drawDeadLetters() {
   const counts = await api('/api/operator/dead-letters');
   $('dead-letter-counts').textContent = (counts.queues || [])
@@ -194,7 +222,11 @@ function drawChart(id, times, series) {
     const colour = COLOURS[n % COLOURS.length];
     const points = series[name].map((v, i) => `${x(i)},${y(v)}`).join(' ');
     nodes.push(svg('polyline', { class: 'series', stroke: colour, points }));
-    nodes.push(svg('text', { x: left + 6 + (n % 3) * 125, y: 14 + Math.floor(n / 3) * 14, fill: colour }, name));
+    // The legend: a swatch of the line's colour beside its name, in that
+    // colour (the stylesheet leaves .legend text its fill attribute).
+    const [lx, ly] = [left + 6 + (n % 3) * 125, 14 + Math.floor(n / 3) * 14];
+    nodes.push(svg('line', { class: 'swatch', x1: lx, y1: ly - 4, x2: lx + 12, y2: ly - 4, stroke: colour, 'data-series': name }));
+    nodes.push(svg('text', { x: lx + 16, y: ly, fill: colour, class: 'legend' }, name));
   });
   root.replaceChildren(...nodes);
 }
@@ -228,6 +260,40 @@ function drawCharts(samples) {
   return rates;
 }
 
+// The request table: the newest requests first, optionally of one status,
+// a page at a time (the list API's cursor); a row opens its request.
+const LIST_LIMIT = 20;
+const listing = { status: '', cursors: [null] };
+
+async function drawRequestList() {
+  const params = new URLSearchParams({ limit: LIST_LIMIT });
+  if (listing.status) params.set('status', listing.status);
+  const cursor = listing.cursors[listing.cursors.length - 1];
+  if (cursor) params.set('cursor', cursor);
+  const page = await api(`/api/backup-requests?${params}`);
+  fill($('requests').tBodies[0], page.items.map((r) => {
+    const row = el('tr', { 'data-request': r.backupRequestId, class: 'clickable' },
+      el('td', {}, r.backupRequestId), el('td', {}, r.backupJobId), el('td', {}, r.dataDate),
+      el('td', { 'data-field': 'status' }, r.statusTypeCode), el('td', {}, new Date(r.receivedTimestamp).toLocaleString()));
+    row.addEventListener('click', () => openRequest(r.backupRequestId).then(() => showError(null), showError));
+    return row;
+  }));
+  listing.next = page.nextCursor;
+  $('requests-older').disabled = !page.nextCursor;
+  $('requests-newer').disabled = listing.cursors.length <= 1;
+  $('requests-page').textContent = `page ${listing.cursors.length}`;
+}
+
+async function turnPage(change) {
+  change();
+  try {
+    await drawRequestList();
+    showError(null);
+  } catch (error) {
+    showError(error);
+  }
+}
+
 let opened = null;
 
 async function openRequest(id) {
@@ -253,6 +319,9 @@ async function refresh() {
     drawPipeline(all.database?.requests?.byStatus ?? {}, rates);
     drawQueues(all.queues);
     drawProcesses(all.processes);
+    drawSweep(all.sweep);
+    await drawStages();
+    await drawRequestList();
     if (opened) await openRequest(opened);
     $('updated').textContent = `updated ${new Date(all.generatedAt).toLocaleTimeString()}`;
     showError(null);
@@ -295,6 +364,13 @@ $('cancel').addEventListener('click', async () => {
 });
 
 $('dead-letters-refresh').addEventListener('click', refreshDeadLetters);
+$('requests-status').addEventListener('change', () => turnPage(() => {
+  listing.status = $('requests-status').value;
+  listing.cursors = [null];
+}));
+$('requests-older').addEventListener('click', () => turnPage(() => listing.next && listing.cursors.push(listing.next)));
+$('requests-newer').addEventListener('click', () => turnPage(() => listing.cursors.length > 1 && listing.cursors.pop()));
+for (const status of STATUSES) $('requests-status').append(el('option', { value: status }, status));
 
 refresh();
 setInterval(refresh, REFRESH_MS);
