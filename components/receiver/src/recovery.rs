@@ -40,8 +40,33 @@ fn recovery(host: &Host) -> RecoverPending {
         .continuing_traces(store)
 }
 
+/// Once the schema is in place, runs `pass` every `interval` (the first one
+/// interval after the start) until `stop`, which also abandons a pass.
+pub(crate) async fn every<F: Future<Output = ()>>(
+    interval: Duration,
+    schema_ready: watch::Receiver<bool>,
+    stop: &CancellationToken,
+    pass: impl Fn() -> F,
+) {
+    if !schema_in_place(schema_ready, stop).await {
+        return;
+    }
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        tokio::select! {
+            () = pass() => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
 /// Waits until the schema is in place; `false` when the process stops first.
-pub(crate) async fn schema_in_place(mut schema_ready: watch::Receiver<bool>, stop: &CancellationToken) -> bool {
+async fn schema_in_place(mut schema_ready: watch::Receiver<bool>, stop: &CancellationToken) -> bool {
     tokio::select! {
         ready = schema_ready.wait_for(|ready| *ready) => ready.is_ok(),
         () = stop.cancelled() => false,
@@ -106,21 +131,8 @@ impl Component for ReconciliationSweep {
         let sweeper = Sweeper { sweep, database: host.database.clone(), by: host.identity.name.clone() };
         let schema_ready = host.schema_ready.clone();
         Ok(async move {
-            if !schema_in_place(schema_ready, &stop).await {
-                return Ok(());
-            }
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    () = stop.cancelled() => return Ok(()),
-                }
-                tokio::select! {
-                    () = sweeper.pass(chrono::Utc::now() - stalled_after) => {}
-                    () = stop.cancelled() => return Ok(()),
-                }
-            }
+            every(interval, schema_ready, &stop, || sweeper.pass(chrono::Utc::now() - stalled_after)).await;
+            Ok(())
         }
         .boxed())
     }

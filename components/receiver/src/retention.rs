@@ -13,7 +13,7 @@ use linebacker_runtime::TokioTimer;
 use linebacker_runtime::metrics::metrics;
 use tokio_util::sync::CancellationToken;
 
-use crate::recovery::schema_in_place;
+use crate::recovery::every;
 
 pub struct Retention;
 
@@ -29,21 +29,8 @@ impl Component for Retention {
         let prune = PruneRequests::new(store, Arc::new(TokioTimer), settings.policy());
         let schema_ready = host.schema_ready.clone();
         Ok(async move {
-            if !schema_in_place(schema_ready, &stop).await {
-                return Ok(());
-            }
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    () = stop.cancelled() => return Ok(()),
-                }
-                tokio::select! {
-                    () = pass(&prune) => {}
-                    () = stop.cancelled() => return Ok(()),
-                }
-            }
+            every(interval, schema_ready, &stop, || pass(&prune)).await;
+            Ok(())
         }
         .boxed())
     }
